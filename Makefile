@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,chart]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vendorwatch demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+schemas: $(STAMP)
+	$(BIN)/vendorwatch schemas export schemas/json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
