@@ -6,6 +6,7 @@ misconfigured (unknown option, bad value, invalid policy file). Usage errors pri
 
 from __future__ import annotations
 
+import signal
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -14,12 +15,26 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from vendorwatch.schemas.export import export_schemas
+from vendorwatch.streams.app import create_pipeline
+from vendorwatch.streams.demo import build_demo
 from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.ingest import ingest_lines, make_producer
+from vendorwatch.streams.logs import configure_logging, register_secret
 from vendorwatch.streams.policy import Policy, PolicyError, load_policy
 from vendorwatch.streams.render import scores_table
+from vendorwatch.streams.runtime import NoKafkaError, kafka_for, resolve_bootstrap, run_faust_worker
 from vendorwatch.streams.scoring import score_all
+from vendorwatch.streams.settings import Settings, SettingsError, load_settings
 from vendorwatch.streams.state import fold
 
 app = typer.Typer(
@@ -127,6 +142,200 @@ def score(
         )
         return
     console.print(scores_table(scores, active_policy, instant))
+
+
+ServersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap-servers",
+        help="Kafka bootstrap servers host:port[,...] (env VENDORWATCH_BOOTSTRAP_SERVERS).",
+        metavar="HOSTS",
+    ),
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (env VENDORWATCH_DATA_DIR).", metavar="DIR"),
+]
+WebPortOpt = Annotated[
+    int | None,
+    typer.Option("--web-port", help="HTTP API port (env VENDORWATCH_WEB_PORT).", metavar="P"),
+]
+BrokerPortOpt = Annotated[
+    int | None,
+    typer.Option("--broker-port", help="Embedded broker port (0: any free one).", metavar="Q"),
+]
+PartitionsOpt = Annotated[
+    int | None,
+    typer.Option("--partitions", help="Partitions of topics this process creates.", metavar="N"),
+]
+
+
+def settings_from(**overrides: object) -> Settings:
+    """Settings from env + flags; a bad value exits 2 naming the variable or flag."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+
+
+@app.command()
+def worker(
+    bootstrap_servers: ServersOpt = None,
+    web_port: WebPortOpt = None,
+    data_dir: DataDirOpt = None,
+    policy: PolicyOpt = None,
+    partitions: PartitionsOpt = None,
+) -> None:
+    """Run a pipeline worker (start more to scale; they share the partitions)."""
+    settings = settings_from(
+        bootstrap_servers=bootstrap_servers,
+        web_port=web_port,
+        data_dir=data_dir,
+        policy=policy,
+        partitions=partitions,
+    )
+    active_policy = policy_option(settings.policy)
+    configure_logging(settings.log_format, settings.log_level)
+    register_settings_secrets(settings)
+    run_faust_worker(
+        settings, lambda bootstrap, _stop: create_pipeline(settings, active_policy, bootstrap)
+    )
+
+
+@app.command()
+def broker(
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port (default: any free one).", metavar="Q")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    partitions: PartitionsOpt = None,
+) -> None:
+    """Run the embedded broker alone (for development, tests, several workers on one machine)."""
+    settings = settings_from(
+        broker_port=port, data_dir=data_dir, partitions=partitions, bootstrap_servers=""
+    )
+    configure_logging("console", settings.log_level)
+    with kafka_for(settings) as bootstrap:
+        console.print(
+            f"embedded broker at [bold]{bootstrap}[/]  (data dir {settings.data_dir}); "
+            f"Ctrl-C to stop"
+        )
+        console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} vendorwatch worker")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            console.print("stopping")
+
+
+@app.command()
+def demo(
+    web_port: WebPortOpt = None,
+    broker_port: BrokerPortOpt = None,
+    data_dir: DataDirOpt = None,
+    policy: PolicyOpt = None,
+    bootstrap_servers: ServersOpt = None,
+    until_scored: Annotated[
+        bool,
+        typer.Option("--until-scored", help="Exit once the scenario is fully scored."),
+    ] = False,
+) -> None:
+    """Embedded broker + worker + the bundled scenario, with a live table; Ctrl-C to stop."""
+    settings = settings_from(
+        web_port=web_port,
+        broker_port=broker_port,
+        data_dir=data_dir,
+        policy=policy,
+        bootstrap_servers=bootstrap_servers,
+        log_format="console",
+    )
+    active_policy = policy_option(settings.policy)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = (settings.data_dir / "demo.log").open("a", encoding="utf-8")
+    configure_logging("json", settings.log_level, stream=log_file)
+    register_settings_secrets(settings)
+    console.print(f"vendorwatch demo: logs in {settings.data_dir / 'demo.log'}", style="dim")
+    live_console = Console()
+    run_faust_worker(
+        settings.model_copy(update={"log_format": "json"}),
+        lambda bootstrap, stop: build_demo(
+            settings,
+            active_policy,
+            bootstrap,
+            live_console,
+            until_scored=until_scored,
+            stop=stop,
+        ),
+        log_stream=log_file,
+    )
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="JSON Lines file, or - for stdin.", metavar="FILE")],
+    bootstrap_servers: ServersOpt = None,
+    data_dir: DataDirOpt = None,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Send every line to the raw topic; the validator sorts them."),
+    ] = False,
+) -> None:
+    """Send events to Kafka; invalid lines are reported (exit 1), not sent (unless --raw)."""
+    settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
+    try:
+        bootstrap = resolve_bootstrap(settings)
+    except NoKafkaError as exc:
+        raise fail(str(exc), 2) from None
+    path = Path(source)
+    if source != "-" and not path.is_file():
+        raise fail(f"no such file: {source}", 2)
+    producer = make_producer(bootstrap)
+    try:
+        if source == "-":
+            report = ingest_lines(producer, sys.stdin.buffer, raw=raw)
+        else:
+            with (
+                Progress(
+                    TextColumn("ingest"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=err_console,
+                    transient=True,
+                ) as progress,
+                path.open("rb") as stream,
+            ):
+                task = progress.add_task("ingest", total=path.stat().st_size)
+                report = ingest_lines(
+                    producer,
+                    stream,
+                    raw=raw,
+                    on_line=lambda n: progress.advance(task, n),
+                )
+    finally:
+        producer.close()
+    for error in report.rejected[:20]:
+        err_console.print(f"{source}: {error}", highlight=False, markup=False)
+    if len(report.rejected) > 20:
+        err_console.print(f"… and {len(report.rejected) - 20} more invalid lines")
+    console.print(
+        f"sent {report.sent} event(s) to {report.topic}; rejected {len(report.rejected)}",
+        highlight=False,
+    )
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Mask configured secrets in every log line."""
+    for secret in (
+        settings.ingest_token,
+        settings.slack_webhook_url,
+        settings.webhook_url,
+        settings.webhook_secret,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
 
 
 @schemas_app.command("export")

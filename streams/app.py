@@ -1,0 +1,264 @@
+"""The live pipeline as a Faust app: validate agent, score agent, the read view and the HTTP API.
+
+Data flow (DESIGN.md): raw -> validate -> events (keyed by vendor) | events.dlq;
+events -> score (per-vendor fold) -> scores. The agents are thin: parsing lives in
+`schemas.codec`, the fold in `streams.processor`, so the offline scorer and replay compute the
+same numbers. Delivery is at-least-once; idempotency comes from the fold ignoring a known event id.
+Agents run with concurrency 1 (faust-streaming #606: concurrency > 1 commits past in-flight
+messages) and take small batches to amortise per-message overhead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+import structlog
+from faust.types import EventT
+
+from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
+from vendorwatch.streams import metrics, topics
+from vendorwatch.streams.deadletter import dead_letter
+from vendorwatch.streams.history import read_events
+from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
+from vendorwatch.streams.policy import Policy
+from vendorwatch.streams.processor import Outcome, Processor
+from vendorwatch.streams.settings import Settings
+from vendorwatch.streams.view import ScoreView
+from vendorwatch.streams.web import register_views
+
+log = structlog.get_logger(__name__)
+
+PRODUCED_AT_HEADER = "vw-produced-ms"
+"""Carries when the original message was produced, for the end-to-end latency metric."""
+BATCH_SIZE = 500
+BATCH_WITHIN_S = 0.005
+
+
+@dataclass
+class Pipeline:
+    """A configured Faust app and the objects its agents and web views share."""
+
+    app: faust.App
+    settings: Settings
+    policy: Policy
+    bootstrap_servers: str
+    processor: Processor
+    view: ScoreView
+    raw_topic: Any
+    events_topic: Any
+    dlq_topic: Any
+    scores_topic: Any
+
+
+def _faust_broker_urls(bootstrap_servers: str) -> list[str]:
+    return [f"kafka://{server}" for server in bootstrap_servers.split(",")]
+
+
+def score_record(outcome: Outcome) -> bytes:
+    """The JSON published on `vendorwatch.scores` for a score change."""
+    record = outcome.current.to_dict()
+    record["updated_at"] = record["as_of"]
+    record["caused_by"] = outcome.event.id
+    previous = outcome.previous
+    record["previous_score"] = previous.score if previous else None
+    record["previous_severity"] = previous.severity if previous else None
+    record["published_at"] = time.time()
+    return orjson.dumps(record)
+
+
+def _produced_ms(event: EventT) -> int | None:
+    headers = event.message.headers
+    if headers:
+        for name, value in headers.items() if isinstance(headers, dict) else headers:
+            if name == PRODUCED_AT_HEADER:
+                try:
+                    return int(value)
+                except (TypeError, ValueError):
+                    return None
+    return event.message.timestamp and int(event.message.timestamp * 1000)
+
+
+def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) -> Pipeline:
+    """Build the Faust app for one worker process (nothing connects until it starts)."""
+    apply_aiokafka_workarounds()
+    datadir = settings.data_dir / "faust" / str(settings.web_port)
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        "vendorwatch",
+        broker=_faust_broker_urls(bootstrap_servers),
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_application_options={"client_max_size": settings.max_request_bytes},
+        datadir=str(datadir),
+        producer_linger=0.002,
+        stream_buffer_maxsize=4096,
+        **FAUST_BROKER_SETTINGS,
+    )
+    raw_topic = app.topic(
+        topics.RAW, value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
+    events_topic = app.topic(
+        topics.EVENTS,
+        value_type=bytes,
+        key_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+    dlq_topic = app.topic(
+        topics.EVENTS_DLQ, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
+    scores_topic = app.topic(
+        topics.SCORES,
+        value_type=bytes,
+        key_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+    processor = Processor(policy)
+    view = ScoreView(bootstrap_servers)
+    pipeline = Pipeline(
+        app,
+        settings,
+        policy,
+        bootstrap_servers,
+        processor,
+        view,
+        raw_topic,
+        events_topic,
+        dlq_topic,
+        scores_topic,
+    )
+    worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
+
+    @app.agent(raw_topic, name="validate")
+    async def validate(stream: Any) -> None:
+        """raw -> events keyed by vendor id, or the DLQ with the reason. Never raises."""
+        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            for event in batch:
+                message = event.message
+                metrics.EVENTS_CONSUMED.labels(topic=topics.RAW).inc()
+                produced = str(_produced_ms(event) or int(time.time() * 1000)).encode()
+                try:
+                    parsed = parse_event(message.value)
+                except InvalidEvent as exc:
+                    metrics.EVENTS_REJECTED.labels(reason=exc.reason).inc()
+                    metrics.DLQ_MESSAGES.labels(topic=topics.EVENTS_DLQ).inc()
+                    log.warning(
+                        "event_rejected",
+                        reason=exc.reason,
+                        error=str(exc),
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                    await dlq_topic.send(
+                        key=message.key,
+                        value=dead_letter(
+                            message.value,
+                            exc,
+                            topic=message.topic,
+                            partition=message.partition,
+                            offset=message.offset,
+                            timestamp_ms=int(message.timestamp * 1000)
+                            if message.timestamp
+                            else None,
+                            key=message.key,
+                            rejected_by=worker_name,
+                        ),
+                    )
+                    continue
+                metrics.EVENTS_ACCEPTED.labels(type=parsed.type).inc()
+                await events_topic.send(
+                    key=parsed.subject.encode(),
+                    value=encode_event(parsed),
+                    headers={PRODUCED_AT_HEADER: produced},
+                )
+
+    async def load_partition(partition: int, stop: int) -> list[Any]:
+        return await read_events(bootstrap_servers, topics.EVENTS, partition, stop)
+
+    @app.agent(events_topic, name="score")
+    async def score_events(stream: Any) -> None:
+        """events -> per-vendor fold -> scores, publishing only changes."""
+        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            for event in batch:
+                message = event.message
+                metrics.EVENTS_CONSUMED.labels(topic=topics.EVENTS).inc()
+                if not processor.loaded(message.partition):
+                    started = time.monotonic()
+                    count = await processor.ensure_loaded(
+                        message.partition, message.offset, load_partition
+                    )
+                    metrics.RECOVERY_DURATION.set(time.monotonic() - started)
+                    log.info(
+                        "partition_rebuilt",
+                        partition=message.partition,
+                        events=count,
+                        seconds=round(time.monotonic() - started, 3),
+                    )
+                try:
+                    parsed = parse_event(message.value)
+                except InvalidEvent as exc:  # only if someone wrote to the topic directly
+                    log.error(
+                        "invalid_event_in_history",
+                        error=str(exc),
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                    continue
+                outcome = processor.process(message.partition, parsed)
+                if outcome.changed:
+                    current = outcome.current
+                    await scores_topic.send(
+                        key=current.vendor_id.encode(), value=score_record(outcome)
+                    )
+                    metrics.SCORES_PUBLISHED.inc()
+                    metrics.VENDOR_RISK_SCORE.labels(vendor=current.vendor_id).set(current.score)
+                    metrics.set_vendor_severity(current.vendor_id, current.severity)
+                    metrics.VENDOR_DATA_AT_STAKE_RATIO.labels(vendor=current.vendor_id).set(
+                        current.data_at_stake
+                    )
+                    produced = _produced_ms(event)
+                    if produced:
+                        metrics.SCORE_PUBLISH_LATENCY.observe(
+                            max(0.0, time.time() - produced / 1000)
+                        )
+                    log.info(
+                        "score_changed",
+                        vendor_id=current.vendor_id,
+                        event_id=parsed.id,
+                        score=current.score,
+                        severity=current.severity,
+                    )
+                metrics.LAST_EVENT_TIMESTAMP.labels(
+                    topic=topics.EVENTS, partition=str(message.partition)
+                ).set(time.time())
+
+    @app.service
+    class ViewService(faust.Service):  # type: ignore[misc]
+        async def on_start(self) -> None:
+            await view.start()
+
+        async def on_stop(self) -> None:
+            await view.stop()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
+        metrics.REBALANCES.inc()
+        for tp in revoked:
+            if tp.topic == topics.EVENTS:
+                processor.forget(tp.partition)
+
+    register_views(pipeline)
+    return pipeline

@@ -1,0 +1,71 @@
+"""`vendorwatch ingest`: send an event file to Kafka with kafka-python.
+
+Valid events go to `vendorwatch.events` keyed by vendor id (so one vendor's events stay in one
+partition, in order). Invalid lines are reported with their line number and not sent, unless
+`raw` is set, in which case every line goes to `vendorwatch.events.raw` untouched and the
+validate agent sorts them (the DLQ gets the bad ones, with the reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kafka import KafkaProducer
+
+from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
+from vendorwatch.streams import topics
+from vendorwatch.streams.eventfile import LineError, iter_lines
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run did."""
+
+    sent: int = 0
+    rejected: list[LineError] = field(default_factory=list)
+    topic: str = topics.EVENTS
+
+
+def make_producer(bootstrap_servers: str) -> KafkaProducer:
+    """A producer tuned for throughput: batches of up to 256 KiB, 5 ms linger, all acks."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap_servers.split(","),
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
+        max_request_size=2 * 1024 * 1024,
+        retries=5,
+        client_id="vendorwatch-ingest",
+    )
+
+
+def ingest_lines(
+    producer: KafkaProducer,
+    lines: Iterable[bytes],
+    *,
+    raw: bool = False,
+    on_line: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Send every line; returns counts. Flushes before returning, so 'sent' means acknowledged."""
+    report = IngestReport(topic=topics.RAW if raw else topics.EVENTS)
+    futures = []
+    for number, line in iter_lines(lines):
+        if on_line is not None:
+            on_line(len(line) + 1)
+        if raw:
+            futures.append(producer.send(topics.RAW, value=line))
+            continue
+        try:
+            event = parse_event(line)
+        except InvalidEvent as exc:
+            report.rejected.append(LineError(number, exc.reason, str(exc)))
+            continue
+        futures.append(
+            producer.send(topics.EVENTS, key=event.subject.encode(), value=encode_event(event))
+        )
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)  # raises if the broker refused a record
+    report.sent = len(futures)
+    return report

@@ -1,0 +1,116 @@
+"""Logging: structlog for our lines, the same formatter for Faust, aiokafka and kafka-python.
+
+JSON lines in production (`VENDORWATCH_LOG_FORMAT=json`), readable console lines for people.
+A last processor masks every registered secret value (webhook URLs, tokens) wherever it appears
+in a line, so a secret that slips into an exception message or a library's log still never
+reaches the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[REDACTED]"
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value in every log line from now on (ignores empty and very short values)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by a marker."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if not _secrets:
+        return event_dict
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+        elif isinstance(value, BaseException):
+            event_dict[key] = redact(repr(value))
+    return event_dict
+
+
+def _redact_rendered(_: Any, __: str, rendered: Any) -> Any:
+    return redact(rendered) if isinstance(rendered, str) and _secrets else rendered
+
+
+def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
+    """A `logging.config.dictConfig` mapping that sends stdlib logs through structlog."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _redact_processor,
+                    renderer,
+                    _redact_rendered,
+                ],
+                "foreign_pre_chain": [
+                    structlog.contextvars.merge_contextvars,
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info,
+                ],
+            }
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["default"], "level": level.upper()},
+        "loggers": {
+            # Client libraries are chatty at INFO about every reconnect.
+            "aiokafka": {"level": "WARNING"},
+            "kafka": {"level": "WARNING"},
+            "faust": {"level": "WARNING" if level == "info" else level.upper()},
+            "mode": {"level": "WARNING" if level == "info" else level.upper()},
+        },
+    }
+
+
+def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
+    """Configure structlog and stdlib logging once per process."""
+    config = logging_config(fmt, level)
+    if stream is not None:
+        config["handlers"]["default"]["stream"] = stream
+    logging.config.dictConfig(config)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,125 @@
+"""A replicated read model: every worker follows all of `vendorwatch.scores` and
+`vendorwatch.events`, so any worker answers for any vendor without routing.
+
+Why a replicated view rather than routing to the owner: `GET /vendors` needs every vendor
+anyway, scores are small (one record per change), and a worker stays able to answer while the
+group rebalances. The view is caught up once it has read every partition to the high watermark
+seen in a fetch response (not ListOffsets: BROKER.md deviation 1); `/readyz` waits for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from vendorwatch.streams import topics
+
+log = structlog.get_logger(__name__)
+
+RECENT_EVENTS = 20
+
+
+@dataclass(slots=True)
+class VendorView:
+    """What the read API knows of one vendor."""
+
+    score: dict[str, Any] | None = None
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+
+
+class ScoreView:
+    """Follows the scores and events topics from the beginning into an in-memory view."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.vendors: dict[str, VendorView] = {}
+        self.caught_up = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.changed = asyncio.Event()
+
+    def sorted_scores(self) -> list[dict[str, Any]]:
+        """Latest score of every vendor, highest first."""
+        scores = [v.score for v in self.vendors.values() if v.score is not None]
+        scores.sort(key=lambda s: (-s["score"], s["vendor_id"]))
+        return scores
+
+    def vendor(self, vendor_id: str) -> VendorView | None:
+        return self.vendors.get(vendor_id)
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name="score-view")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        tps: list[TopicPartition] = []
+        for topic in (topics.SCORES, topics.EVENTS):
+            partitions: set[int] | None = None
+            for _ in range(100):
+                partitions = consumer.partitions_for_topic(topic)
+                if partitions:
+                    break
+                await consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+            if not partitions:
+                raise RuntimeError(f"topic {topic} does not exist")
+            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        return tps
+
+    async def _is_caught_up(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> bool:
+        for tp in tps:
+            highwater = consumer.highwater(tp)
+            if highwater is None or await consumer.position(tp) < highwater:
+                return False
+        return True
+
+    def apply_score(self, value: bytes) -> None:
+        record = orjson.loads(value)
+        self.vendors.setdefault(record["vendor_id"], VendorView()).score = record
+
+    def apply_event(self, value: bytes) -> None:
+        event = orjson.loads(value)
+        self.vendors.setdefault(event["subject"], VendorView()).recent.appendleft(event)
+
+    async def _run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        tps = await self._assign(consumer)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, records in batches.items():
+                apply = self.apply_score if tp.topic == topics.SCORES else self.apply_event
+                for record in records:
+                    try:
+                        apply(record.value)
+                    except (orjson.JSONDecodeError, KeyError, TypeError):
+                        log.warning("view_skipped_record", topic=tp.topic, offset=record.offset)
+            if batches:
+                self.changed.set()
+            if not self.caught_up.is_set() and await self._is_caught_up(consumer, tps):
+                self.caught_up.set()
+                log.info("view_caught_up", vendors=len(self.vendors))

@@ -1,0 +1,124 @@
+"""The worker's HTTP API on Faust's web server: read scores, accept events, health, metrics.
+
+POST /events requires `Authorization: Bearer <VENDORWATCH_INGEST_TOKEN>` (compared in constant
+time); without a configured token the endpoint refuses everything, so a worker is never an open
+relay into the event history by accident.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vendorwatch.schemas.codec import InvalidEvent, encode_event, validate_event
+
+if TYPE_CHECKING:
+    from vendorwatch.streams.app import Pipeline
+
+log = structlog.get_logger(__name__)
+
+MAX_EVENTS_PER_REQUEST = 1000
+
+
+def _authorized(request: Request, token: str | None) -> bool:
+    if not token:
+        return False
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def register_views(pipeline: Pipeline) -> None:
+    """Attach the API's views to the pipeline's Faust app."""
+    app = pipeline.app
+    view = pipeline.view
+    settings = pipeline.settings
+    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+
+    @app.page("/vendors")
+    class Vendors(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            items = [
+                {
+                    "vendor_id": s["vendor_id"],
+                    "name": s["name"],
+                    "score": s["score"],
+                    "severity": s["severity"],
+                    "policy_version": s["policy_version"],
+                    "updated_at": s["updated_at"],
+                }
+                for s in view.sorted_scores()
+            ]
+            return self.json(items)
+
+    @app.page("/vendors/{vendor_id}")
+    class VendorDetail(View):  # type: ignore[misc]
+        async def get(self, request: Request, vendor_id: str) -> Response:
+            found = view.vendor(vendor_id)
+            if found is None or found.score is None:
+                return self.error(404, f"unknown vendor {vendor_id!r}")
+            return self.json({**found.score, "recent_events": list(found.recent)})
+
+    @app.page("/events")
+    class Events(View):  # type: ignore[misc]
+        async def post(self, request: Request) -> Response:
+            if not _authorized(request, token):
+                return self.json(
+                    {"error": "missing or wrong bearer token"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="vendorwatch"'},
+                )
+            length = request.content_length
+            if length is not None and length > settings.max_request_bytes:
+                return self.error(413, f"body larger than {settings.max_request_bytes} bytes")
+            try:
+                body = await request.read()
+            except Exception:  # aiohttp raises HTTPRequestEntityTooLarge past client_max_size
+                return self.error(413, f"body larger than {settings.max_request_bytes} bytes")
+            try:
+                payload: Any = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return self.error(400, f"invalid JSON: {exc}")
+            items = payload if isinstance(payload, list) else [payload]
+            if not items or len(items) > MAX_EVENTS_PER_REQUEST:
+                return self.error(400, f"send 1 to {MAX_EVENTS_PER_REQUEST} events per request")
+            events, errors = [], []
+            for index, item in enumerate(items):
+                try:
+                    events.append(validate_event(item))
+                except InvalidEvent as exc:
+                    errors.append({"index": index, "reason": exc.reason, "error": str(exc)})
+            if errors:
+                log.info("events_rejected_http", count=len(errors))
+                return self.json(
+                    {"error": "invalid events; none accepted", "errors": errors}, status=400
+                )
+            for event in events:
+                await pipeline.events_topic.send(
+                    key=event.subject.encode(), value=encode_event(event)
+                )
+            return self.json({"accepted": [e.id for e in events]}, status=202)
+
+    @app.page("/healthz")
+    class Health(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    class Ready(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            if view.caught_up.is_set():
+                return self.json({"status": "ready", "vendors": len(view.vendors)})
+            return self.json({"status": "recovering"}, status=503)
+
+    @app.page("/metrics")
+    class Metrics(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
