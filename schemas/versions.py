@@ -51,7 +51,7 @@ def version_of(event_type: str, dataschema: object) -> int:
     declared_type, _, version = dataschema[len(DATASCHEMA_PREFIX) :].rpartition(":v")
     if declared_type != event_type or not version.isdigit():
         raise UpcastError(
-            f"dataschema: {dataschema!r} does not name type {event_type!r} with a version"
+            f"{dataschema!r} does not name type {event_type!r} with a version"
         )
     return int(version)
 
@@ -73,7 +73,7 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
         return raw
     if version > current:
         raise UpcastError(
-            f"dataschema: version {version} of {event_type!r} is newer than this "
+            f"version {version} of {event_type!r} is newer than this "
             f"vendorwatch understands (v{current}); upgrade vendorwatch"
         )
     data = raw.get("data")
@@ -82,7 +82,7 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
     for step in range(version, current):
         fn = UPCASTERS.get((event_type, step))
         if fn is None:
-            raise UpcastError(f"dataschema: no upcaster from v{step} of {event_type!r}")
+            raise UpcastError(f"no upcaster from v{step} of {event_type!r}")
         data = fn(dict(data))
     return {**raw, "data": data, "dataschema": dataschema_for(event_type, current)}
 

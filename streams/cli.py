@@ -128,7 +128,7 @@ def score(
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
     for error in errors[:20]:
-        err_console.print(f"{path}: {error}", highlight=False, markup=False)
+        err_console.print(f"{path}: {error}", highlight=False, markup=False, soft_wrap=True)
     if len(errors) > 20:
         err_console.print(f"{path}: … and {len(errors) - 20} more invalid lines", highlight=False)
     if errors and not skip_invalid:

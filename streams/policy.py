@@ -18,7 +18,15 @@ from typing import Annotated, Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vendorwatch.schemas.events import Classification, IncidentSeverity, Seniority, StatementKind
 
@@ -204,15 +212,18 @@ class _Rule(_Strict):
     summary: Annotated[str, Field(min_length=1, max_length=500)]
     enabled: bool = True
 
-    @model_validator(mode="after")
-    def _template_fields(self) -> _Rule:
-        allowed = {"vendor_id", "vendor_name", "score", "severity", *self.template_fields()}
-        for _, field_name, _, _ in string.Formatter().parse(self.summary):
+    @field_validator("summary")
+    @classmethod
+    def _template_fields(cls, summary: str) -> str:
+        allowed = {"vendor_id", "vendor_name", "score", "severity", *cls.template_fields()}
+        try:
+            parsed = list(string.Formatter().parse(summary))
+        except ValueError as exc:  # an unmatched brace
+            raise ValueError(f"not a valid template: {exc}") from None
+        for _, field_name, _, _ in parsed:
             if field_name is not None and field_name not in allowed:
-                raise ValueError(
-                    f"summary uses {{{field_name}}}; allowed: {', '.join(sorted(allowed))}"
-                )
-        return self
+                raise ValueError(f"uses {{{field_name}}}; allowed: {', '.join(sorted(allowed))}")
+        return summary
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
@@ -226,11 +237,13 @@ class ThresholdRule(_Rule):
     fire_at: Annotated[float, Field(ge=0, le=100)]
     resolve_below: Annotated[float, Field(ge=0, le=100)]
 
-    @model_validator(mode="after")
-    def _hysteresis(self) -> ThresholdRule:
-        if self.resolve_below >= self.fire_at:
-            raise ValueError("resolve_below must be lower than fire_at (hysteresis)")
-        return self
+    @field_validator("resolve_below")
+    @classmethod
+    def _hysteresis(cls, resolve_below: float, info: ValidationInfo) -> float:
+        fire_at = info.data.get("fire_at")  # absent when fire_at itself was invalid
+        if fire_at is not None and resolve_below >= fire_at:
+            raise ValueError(f"must be lower than fire_at ({fire_at:g}): hysteresis")
+        return resolve_below
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
@@ -349,11 +362,32 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the offending field."""
 
 
+_RULE_KINDS = frozenset(
+    kind
+    for rule in (ThresholdRule, JumpRule, CompetitorStakeRule, KeyPersonRule, PeerPauseRule)
+    for kind in rule.model_fields["kind"].annotation.__args__  # type: ignore[union-attr]
+)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    """`alerts.rules.0.fire_at`: the YAML path, without the union tags and `[key]` markers
+    pydantic inserts."""
+    parts = [
+        str(p)
+        for i, p in enumerate(loc)
+        if p != "[key]" and not (p in _RULE_KINDS and i >= 1 and isinstance(loc[i - 1], int))
+    ]
+    return ".".join(parts) or "(top level)"
+
+
 def _format_errors(source: str, exc: ValidationError) -> str:
     lines = [f"invalid policy {source}:"]
     for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {path}: {err['msg']}")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {_dotted(err['loc'])}: {message}")
     return "\n".join(lines)
 
 
