@@ -1,0 +1,269 @@
+"""Every Grafana panel's query returns data from a real Prometheus scraping vendorwatch metrics.
+
+A real ``prometheus`` (Debian's package) runs on a free loopback port with the repository's
+deploy/prometheus/prometheus.yml and rules, only the worker discovery swapped for a static target
+and the intervals cut to one second. It scrapes sample_metrics_server.py, which serves the real
+metric registry with realistic samples. Each query of deploy/grafana/generate.py's
+``panel_queries()`` is then evaluated through /api/v1/query, ``$vendor`` set to one vendor.
+
+That proves the metric names, the recording rules and the dashboards agree end to end. Once the
+worker runs in tests, the same helpers (``running_prometheus``, ``wait_for_panels``) evaluate the
+panels against it: point ``targets`` at the worker's host:port instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+WORKER_JOB = "vendorwatch-worker"
+SAMPLE_SERVER = Path(__file__).with_name("sample_metrics_server.py")
+
+pytestmark = pytest.mark.integration
+
+
+def _require_tool(name: str) -> str:
+    """Path of a tool; skip without it, or fail when CI says the tools must be there."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("VENDORWATCH_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"{name} is required (VENDORWATCH_REQUIRE_TOOLS=1) but not on PATH")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def load_generator() -> ModuleType:
+    """Import deploy/grafana/generate.py by path (deploy/ is not a Python package)."""
+    name = "vendorwatch_grafana_generate"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "deploy" / "grafana" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prometheus_config(targets: Sequence[str], interval: str = "1s") -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml with static worker targets and short intervals.
+
+    Everything else (job name, metrics path, rule files) is the deployed configuration, so the
+    test exercises what compose runs. Alertmanager and the other jobs have no host here.
+    """
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    config["global"].update(
+        {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval}
+    )
+    config.pop("alerting", None)
+    config["rule_files"] = [str(PROMETHEUS_CONFIG.parent / p) for p in config["rule_files"]]
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == WORKER_JOB]
+    job.pop("dns_sd_configs")
+    job["static_configs"] = [{"targets": list(targets)}]
+    config["scrape_configs"] = [job]
+    return config
+
+
+@contextmanager
+def running_prometheus(
+    targets: Sequence[str], workdir: Path, binary: str | None = None
+) -> Iterator[str]:
+    """Start Prometheus scraping ``targets``; yields its base URL and stops it afterwards."""
+    binary = binary or _require_tool("prometheus")
+    config_file = workdir / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(prometheus_config(targets)), encoding="utf-8")
+    port = free_port()
+    log = (workdir / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _get(f"{base}/-/ready", quiet=True) is not None, 30, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+
+
+@contextmanager
+def sample_metrics_server() -> Iterator[str]:
+    """Run sample_metrics_server.py in its own process; yields its host:port."""
+    process = subprocess.Popen(
+        [sys.executable, str(SAMPLE_SERVER)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening "):
+            process.kill()
+            _, err = process.communicate(timeout=10)
+            raise AssertionError(f"sample metrics server did not start: {line}{err}")
+        yield f"127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _get(url: str, quiet: bool = False) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read()
+    except OSError:
+        if quiet:
+            return None
+        raise
+
+
+def api(base: str, path: str, **params: str) -> Any:
+    """GET a Prometheus HTTP API path; returns ``data`` of a successful answer."""
+    query = urllib.parse.urlencode(params)
+    body = _get(f"{base}{path}?{query}")
+    assert body is not None
+    answer = json.loads(body)
+    assert answer["status"] == "success", answer
+    return answer["data"]
+
+
+def instant_query(base: str, expr: str) -> list[dict[str, Any]]:
+    """Evaluate ``expr`` now; returns the vector (a scalar comes back as one unlabelled sample)."""
+    data = api(base, "/api/v1/query", query=expr)
+    if data["resultType"] == "scalar":
+        return [{"metric": {}, "value": data["result"]}]
+    return data["result"]
+
+
+def has_finite_value(result: list[dict[str, Any]]) -> bool:
+    """True when some sample is a real number (histogram_quantile of nothing gives NaN)."""
+    return any(math.isfinite(float(sample["value"][1])) for sample in result)
+
+
+def wait_until(
+    predicate: Any, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``predicate`` every 0.25 s; fail after ``timeout`` s or when ``process`` dies."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.25)
+
+
+def wait_for_panels(
+    base: str, variables: Mapping[str, str], timeout: float = 60
+) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Evaluate every panel query until all return finite data or ``timeout`` passes.
+
+    Returns the last result of each (dashboard, panel title, substituted expr); the caller
+    asserts on the ones that stayed empty, so a failure lists every broken panel at once.
+    """
+    generate = load_generator()
+    queries = [
+        (dashboard, title, generate.substitute(expr, variables))
+        for dashboard, title, expr in generate.panel_queries()
+    ]
+    deadline = time.monotonic() + timeout
+    while True:
+        results = {query: instant_query(base, query[2]) for query in queries}
+        if all(has_finite_value(r) for r in results.values()) or time.monotonic() > deadline:
+            return results
+        time.sleep(1)
+
+
+def test_every_panel_query_returns_data(tmp_path: Path) -> None:
+    binary = _require_tool("prometheus")
+    with sample_metrics_server() as target, running_prometheus([target], tmp_path, binary) as base:
+        wait_until(lambda: instant_query(base, f'up{{job="{WORKER_JOB}"}} == 1') != [], 30)
+        results = wait_for_panels(base, {"vendor": "scale-ai"})
+
+        empty = [f"{d} / {t}: {e}" for (d, t, e), r in results.items() if not has_finite_value(r)]
+        assert empty == [], "panels without data:\n" + "\n".join(empty)
+
+        # The $vendor variable's query, the way Grafana's label_values() asks for it.
+        vendors = api(
+            base, "/api/v1/label/vendor/values", **{"match[]": "vendorwatch_vendor_risk_score"}
+        )
+        assert "scale-ai" in vendors
+        assert len(vendors) == 5
+
+        # The variable narrows the per-vendor panels to that vendor.
+        per_vendor = [r for (_, t, _), r in results.items() if t.endswith("$vendor")]
+        assert per_vendor
+        for result in per_vendor:
+            assert {sample["metric"]["vendor"] for sample in result} == {"scale-ai"}
+
+        # Every rule group loaded and evaluates without error against real series.
+        groups = api(base, "/api/v1/rules")["groups"]
+        assert {g["name"] for g in groups} == {
+            "vendorwatch-domain-recording",
+            "vendorwatch-pipeline-recording",
+            "vendorwatch-pipeline-alerts",
+        }
+        broken = [
+            (rule["name"], rule.get("lastError"))
+            for group in groups
+            for rule in group["rules"]
+            if rule["health"] != "ok"
+        ]
+        assert broken == []
+
+
+def test_severity_distribution_counts_every_vendor(tmp_path: Path) -> None:
+    """The recorded distribution adds up to the vendors scraped, one band each."""
+    binary = _require_tool("prometheus")
+    with sample_metrics_server() as target, running_prometheus([target], tmp_path, binary) as base:
+        expr = "severity:vendorwatch_vendors:count"
+
+        def bands() -> dict[str, float]:
+            return {
+                s["metric"]["severity"]: float(s["value"][1]) for s in instant_query(base, expr)
+            }
+
+        # Before the first scrape the rule records 0 for every band (`or vector(0)`).
+        wait_until(lambda: sum(bands().values()) > 0, 30)
+        assert bands() == {"info": 1, "low": 1, "medium": 1, "high": 1, "critical": 1}
