@@ -19,6 +19,7 @@ import orjson
 import structlog
 from faust.types import EventT
 
+from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
 from vendorwatch.streams import metrics, topics
 from vendorwatch.streams.deadletter import dead_letter
@@ -52,6 +53,8 @@ class Pipeline:
     events_topic: Any
     dlq_topic: Any
     scores_topic: Any
+    alerts_topic: Any
+    alerting: Any = None
 
 
 def _faust_broker_urls(bootstrap_servers: str) -> list[str]:
@@ -126,6 +129,13 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         value_serializer="raw",
         key_serializer="raw",
     )
+    alerts_topic = app.topic(
+        topics.ALERTS,
+        value_type=bytes,
+        key_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
     processor = Processor(policy)
     view = ScoreView(bootstrap_servers)
     pipeline = Pipeline(
@@ -139,6 +149,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         events_topic,
         dlq_topic,
         scores_topic,
+        alerts_topic,
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
 
@@ -241,6 +252,22 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                         score=current.score,
                         severity=current.severity,
                     )
+                for transition in outcome.transitions:
+                    # Published after the score, before the ack: at-least-once, and the
+                    # transition id lets the notifier drop a redelivered duplicate.
+                    await alerts_topic.send(
+                        key=transition.vendor_id.encode(),
+                        value=orjson.dumps(transition.to_record()),
+                    )
+                    log.info(
+                        "alert_transition",
+                        vendor_id=transition.vendor_id,
+                        event_id=parsed.id,
+                        fingerprint=transition.fingerprint,
+                        rule=transition.rule,
+                        status=transition.status,
+                        severity=transition.severity,
+                    )
                 metrics.LAST_EVENT_TIMESTAMP.labels(
                     topic=topics.EVENTS, partition=str(message.partition)
                 ).set(time.time())
@@ -261,4 +288,5 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 processor.forget(tp.partition)
 
     register_views(pipeline)
+    pipeline.alerting = register_alerting(pipeline)
     return pipeline

@@ -234,12 +234,38 @@ def demo(
     data_dir: DataDirOpt = None,
     policy: PolicyOpt = None,
     bootstrap_servers: ServersOpt = None,
+    slack_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--slack-webhook-url", help="Send alerts to this Slack incoming webhook.", metavar="URL"
+        ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-url",
+            help="POST signed alert JSON here (needs --webhook-secret).",
+            metavar="URL",
+        ),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option("--webhook-secret", help="HMAC-SHA256 key for --webhook-url.", metavar="S"),
+    ] = None,
+    alertmanager_url: Annotated[
+        str | None,
+        typer.Option("--alertmanager-url", help="Alertmanager base URL (v2 API).", metavar="URL"),
+    ] = None,
     until_scored: Annotated[
         bool,
         typer.Option("--until-scored", help="Exit once the scenario is fully scored."),
     ] = False,
 ) -> None:
-    """Embedded broker + worker + the bundled scenario, with a live table; Ctrl-C to stop."""
+    """Embedded broker + worker + the bundled scenario, with a live table; Ctrl-C to stop.
+
+    Without a sink option, alerts print under the table."""
+    if (webhook_url is None) != (webhook_secret is None):
+        raise typer.BadParameter("--webhook-url and --webhook-secret go together")
     settings = settings_from(
         web_port=web_port,
         broker_port=broker_port,
@@ -247,6 +273,10 @@ def demo(
         policy=policy,
         bootstrap_servers=bootstrap_servers,
         log_format="console",
+        slack_webhook_url=slack_webhook_url,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        alertmanager_url=alertmanager_url,
     )
     active_policy = policy_option(settings.policy)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.text import Text
 
+from vendorwatch.alerts.slack import fallback_text
 from vendorwatch.streams import topics
 from vendorwatch.streams.app import Pipeline, create_pipeline
 from vendorwatch.streams.eventfile import demo_scenario_path, iter_lines, read_events
@@ -78,12 +79,30 @@ def build_demo(
     expected = expected_scores(policy, scenario)
     status = {"text": "starting…"}
 
-    def footer() -> Text:
-        return Text(
-            f"{status['text']}   API http://{settings.web_host}:{settings.web_port}/vendors"
-            f"   metrics /metrics   broker {bootstrap}   Ctrl-C to stop",
-            style="dim",
+    def footer() -> Group:
+        lines: list[Any] = []
+        alerting = pipeline.alerting
+        if alerting is not None and alerting.recent:
+            lines.append(Text("alerts (newest first):", style="bold"))
+            for n in list(alerting.recent)[:5]:
+                style = "bold red" if n.status == "firing" else "green"
+                lines.append(Text(f"  {fallback_text(n)}", style=style))
+            if not alerting.deliverers:
+                lines.append(
+                    Text(
+                        "  (no --slack-webhook-url/--webhook-url/--alertmanager-url: "
+                        "alerts print here)",
+                        style="dim",
+                    )
+                )
+        lines.append(
+            Text(
+                f"{status['text']}   API http://{settings.web_host}:{settings.web_port}/vendors"
+                f"   metrics /metrics   broker {bootstrap}   Ctrl-C to stop",
+                style="dim",
+            )
         )
+        return Group(*lines)
 
     @pipeline.app.task
     async def demo_driver() -> None:
@@ -105,7 +124,7 @@ def build_demo(
             status["text"] += "; scenario scored"
             log.info("demo_scenario_scored")
             if until_scored:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(1.0 + policy.alerts.group_wait_seconds)
                 stop()
                 return
             await table

@@ -53,13 +53,20 @@ async def run_live_table(
     refresh_s: float = 0.5,
 ) -> None:
     """Render the table until cancelled; redraws only when the view changed."""
+
+    def frame() -> Group:
+        parts: list[Any] = [live_table(view, title)]
+        if footer is not None:
+            parts.append(footer())
+        return Group(*parts)
+
     with Live(console=console, auto_refresh=False, transient=False) as live:
-        while True:
-            parts: list[Any] = [live_table(view, title)]
-            if footer is not None:
-                parts.append(footer())
-            live.update(Group(*parts), refresh=True)
-            view.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(view.changed.wait(), timeout=refresh_s * 4)
-            await asyncio.sleep(refresh_s)
+        try:
+            while True:
+                live.update(frame(), refresh=True)
+                view.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(view.changed.wait(), timeout=refresh_s * 4)
+                await asyncio.sleep(refresh_s)
+        finally:
+            live.update(frame(), refresh=True)  # the last frame stays on screen

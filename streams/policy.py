@@ -256,10 +256,12 @@ class JumpRule(_Rule):
     kind: Literal["jump"]
     points: Positive
     window_days: Positive
+    min_score: Annotated[float, Field(ge=0, le=100)] = 0.0
+    """Only a rise that ends at or above this score fires: a jump among quiet vendors is noise."""
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
-        return ("points", "window_days", "rise")
+        return ("points", "window_days", "rise", "min_score")
 
 
 class CompetitorStakeRule(_Rule):
@@ -278,6 +280,8 @@ class KeyPersonRule(_Rule):
 
     kind: Literal["key_person_to_competitor"]
     min_seniority: Seniority = Seniority.SENIOR
+    active_days: Positive = 90.0
+    """How long (event time) after the move the alert stays firing."""
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from vendorwatch.alerts.rules import AlertState, Transition, evaluate
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.scoring import Score, score
@@ -27,7 +28,8 @@ PartitionLoader = Callable[[int, int], Awaitable[Iterable[Event]]]
 
 @dataclass(slots=True)
 class Outcome:
-    """What applying one event did: its score if that changed in value or severity."""
+    """What applying one event did: its score if that changed in value or severity, and the
+    alerts that started or ended."""
 
     event: Event
     state: VendorState
@@ -35,15 +37,17 @@ class Outcome:
     current: Score
     changed: bool
     duplicate: bool
+    transitions: list[Transition] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Processor:
-    """Per-partition vendor states and the last score published for each vendor."""
+    """Per-partition vendor states, the last score published for each vendor and its alerts."""
 
     policy: Policy
     states: dict[int, dict[str, VendorState]] = field(default_factory=dict)
     published: dict[str, Score] = field(default_factory=dict)
+    alerts: dict[str, AlertState] = field(default_factory=dict)
 
     def loaded(self, partition: int) -> bool:
         return partition in self.states
@@ -57,23 +61,18 @@ class Processor:
         events it read (0 when the partition was already loaded)."""
         if partition in self.states:
             return 0
-        states: dict[str, VendorState] = {}
         count = 0
+        self.states[partition] = {}
         for event in await loader(partition, offset):
             count += 1
-            state = states.get(event.subject)
-            if state is None:
-                state = states[event.subject] = VendorState(event.subject)
-            apply(state, event)
-        self.states[partition] = states
-        for state in states.values():
-            self.published[state.vendor_id] = score(state, self.policy)
+            self.process(partition, event)  # same path as live; its output was published before
         return count
 
     def forget(self, partition: int) -> None:
         """Drop a revoked partition: its new owner rebuilds it."""
         for vendor_id in self.states.pop(partition, {}):
             self.published.pop(vendor_id, None)
+            self.alerts.pop(vendor_id, None)
 
     def process(self, partition: int, event: Event) -> Outcome:
         """Apply one event; report its vendor's new score and whether it differs from the last
@@ -95,4 +94,16 @@ class Processor:
         )
         if changed:
             self.published[event.subject] = current
-        return Outcome(event, state, previous, current, changed=changed, duplicate=duplicate)
+        alert_state = self.alerts.get(event.subject)
+        if alert_state is None:
+            alert_state = self.alerts[event.subject] = AlertState(event.subject)
+        transitions = evaluate(alert_state, previous, current, state, event, self.policy)
+        return Outcome(
+            event,
+            state,
+            previous,
+            current,
+            changed=changed,
+            duplicate=duplicate,
+            transitions=transitions,
+        )

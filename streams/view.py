@@ -19,11 +19,13 @@ import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from vendorwatch.alerts.silences import SilenceBook
 from vendorwatch.streams import topics
 
 log = structlog.get_logger(__name__)
 
 RECENT_EVENTS = 20
+FOLLOWED = (topics.SCORES, topics.EVENTS, topics.ALERTS, topics.SILENCES)
 
 
 @dataclass(slots=True)
@@ -32,6 +34,8 @@ class VendorView:
 
     score: dict[str, Any] | None = None
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Firing alerts by fingerprint (the latest transition record of each)."""
 
 
 class ScoreView:
@@ -40,10 +44,17 @@ class ScoreView:
     def __init__(self, bootstrap_servers: str) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.vendors: dict[str, VendorView] = {}
+        self.silences = SilenceBook()
         self.caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.changed = asyncio.Event()
+        self._handlers = {
+            topics.SCORES: self.apply_score,
+            topics.EVENTS: self.apply_event,
+            topics.ALERTS: self.apply_alert,
+            topics.SILENCES: self.apply_silence,
+        }
 
     def sorted_scores(self) -> list[dict[str, Any]]:
         """Latest score of every vendor, highest first."""
@@ -75,7 +86,7 @@ class ScoreView:
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         tps: list[TopicPartition] = []
-        for topic in (topics.SCORES, topics.EVENTS):
+        for topic in FOLLOWED:
             partitions: set[int] | None = None
             for _ in range(100):
                 partitions = consumer.partitions_for_topic(topic)
@@ -105,6 +116,17 @@ class ScoreView:
         event = orjson.loads(value)
         self.vendors.setdefault(event["subject"], VendorView()).recent.appendleft(event)
 
+    def apply_alert(self, value: bytes) -> None:
+        record = orjson.loads(value)
+        alerts = self.vendors.setdefault(record["vendor_id"], VendorView()).alerts
+        if record["status"] == "firing":
+            alerts[record["fingerprint"]] = record
+        else:
+            alerts.pop(record["fingerprint"], None)
+
+    def apply_silence(self, value: bytes) -> None:
+        self.silences.apply_bytes(value)
+
     async def _run(self) -> None:
         consumer = self._consumer
         assert consumer is not None
@@ -112,11 +134,11 @@ class ScoreView:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
-                apply = self.apply_score if tp.topic == topics.SCORES else self.apply_event
+                apply = self._handlers[tp.topic]
                 for record in records:
                     try:
                         apply(record.value)
-                    except (orjson.JSONDecodeError, KeyError, TypeError):
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                         log.warning("view_skipped_record", topic=tp.topic, offset=record.offset)
             if batches:
                 self.changed.set()

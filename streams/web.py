@@ -64,7 +64,13 @@ def register_views(pipeline: Pipeline) -> None:
             found = view.vendor(vendor_id)
             if found is None or found.score is None:
                 return self.error(404, f"unknown vendor {vendor_id!r}")
-            return self.json({**found.score, "recent_events": list(found.recent)})
+            return self.json(
+                {
+                    **found.score,
+                    "alerts": sorted(found.alerts.values(), key=lambda a: a["starts_at"]),
+                    "recent_events": list(found.recent),
+                }
+            )
 
     @app.page("/events")
     class Events(View):  # type: ignore[misc]

@@ -1,0 +1,352 @@
+"""Alert rules: plain functions of (alert state, previous score, new score, vendor state, event,
+policy) that say which alerts fire or resolve after an event.
+
+Like the scoring fold they use event time only, never the wall clock, so replaying the history
+raises exactly the alerts the live pipeline raised. What happens next in wall-clock time
+(grouping, repeat interval, silences, delivery) belongs to `alerts.notifier`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from vendorwatch.schemas.events import Event, Seniority
+from vendorwatch.streams.policy import (
+    AlertRule,
+    CompetitorStakeRule,
+    JumpRule,
+    KeyPersonRule,
+    PeerPauseRule,
+    Policy,
+    Severity,
+    ThresholdRule,
+)
+from vendorwatch.streams.scoring import DAY, Contribution, Score
+from vendorwatch.streams.state import VendorState, latest
+
+SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
+
+
+def fingerprint(vendor_id: str, rule: str) -> str:
+    """Stable id of the alert for one (vendor, rule) pair, as Alertmanager fingerprints labels."""
+    return hashlib.sha256(f"{vendor_id}\x00{rule}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """An alert that is currently firing for a vendor."""
+
+    rule: str
+    fingerprint: str
+    severity: Severity
+    summary: str
+    starts_at: float
+    event_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class AlertState:
+    """Per-vendor alert memory: what fires, and recent scores for jump windows."""
+
+    vendor_id: str
+    firing: dict[str, Firing] = field(default_factory=dict)
+    history: deque[tuple[float, float]] = field(default_factory=deque)
+    """(event time, score) after each event, trimmed to the longest jump window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An alert starting or ending, with the score context a notification needs."""
+
+    vendor_id: str
+    vendor_name: str
+    rule: str
+    fingerprint: str
+    status: str  # "firing" | "resolved"
+    severity: Severity
+    summary: str
+    starts_at: float
+    ends_at: float | None
+    event_ids: tuple[str, ...]
+    caused_by: str
+    score: float
+    previous_score: float | None
+    score_severity: Severity
+    previous_score_severity: Severity | None
+    contributions: tuple[Contribution, ...]
+    policy_version: str
+    as_of: float
+
+    @property
+    def id(self) -> str:
+        """Deterministic id: the same transition replayed or redelivered has the same id."""
+        raw = f"{self.fingerprint}|{self.status}|{self.starts_at}|{self.caused_by}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON published on `vendorwatch.alerts`."""
+
+        def iso(t: float | None) -> str | None:
+            if t is None:
+                return None
+            return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+        return {
+            "id": self.id,
+            "vendor_id": self.vendor_id,
+            "vendor_name": self.vendor_name,
+            "rule": self.rule,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "severity": self.severity,
+            "summary": self.summary,
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "event_ids": list(self.event_ids),
+            "caused_by": self.caused_by,
+            "score": self.score,
+            "previous_score": self.previous_score,
+            "score_severity": self.score_severity,
+            "previous_score_severity": self.previous_score_severity,
+            "contributions": [c.to_dict() for c in self.contributions],
+            "policy_version": self.policy_version,
+            "as_of": iso(self.as_of),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A rule's verdict: should it fire now, and if so what it says and which events caused it."""
+
+    active: bool
+    fields: dict[str, Any] = field(default_factory=dict)
+    event_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a rule may look at."""
+
+    alerts: AlertState
+    previous: Score | None
+    current: Score
+    state: VendorState
+    event: Event
+    policy: Policy
+    at: float
+
+
+def _threshold(rule: ThresholdRule, ctx: Context) -> Condition:
+    was_firing = rule.name in ctx.alerts.firing
+    bound = rule.resolve_below if was_firing else rule.fire_at
+    return Condition(
+        ctx.current.score >= bound,
+        {"fire_at": f"{rule.fire_at:g}", "resolve_below": f"{rule.resolve_below:g}"},
+        (ctx.event.id,),
+    )
+
+
+def _jump(rule: JumpRule, ctx: Context) -> Condition:
+    start = ctx.at - rule.window_days * DAY
+    history = ctx.alerts.history  # oldest first
+    # the score in effect when the window opened, and every score since
+    opening = [value for t, value in history if t <= start][-1:]
+    candidates = opening + [value for t, value in history if t > start]
+    baseline = min(candidates) if candidates else 0.0  # nothing before: it rose from nothing
+    rise = round(ctx.current.score - baseline, 2)
+    return Condition(
+        rise >= rule.points and ctx.current.score >= rule.min_score,
+        {
+            "points": f"{rule.points:g}",
+            "window_days": f"{rule.window_days:g}",
+            "rise": f"{rise:g}",
+            "min_score": f"{rule.min_score:g}",
+        },
+        (ctx.event.id,),
+    )
+
+
+def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
+    best: tuple[float, str, str] | None = None
+    ids: list[str] = []
+    for facts in ctx.state.stakes.values():
+        for fact in facts:
+            if fact.t > ctx.at:
+                break
+            data: Any = fact.data
+            competitor = ctx.policy.competitor(data.investor)
+            if competitor is not None and data.stake_pct >= rule.min_stake_pct:
+                ids.append(fact.event_id)
+                if best is None or data.stake_pct > best[0]:
+                    best = (data.stake_pct, competitor, fact.event_id)
+    for fact in ctx.state.facts("ownership.acquired", ctx.at):
+        competitor = ctx.policy.competitor(fact.data.acquirer)  # type: ignore[attr-defined]
+        if competitor is not None:
+            ids.append(fact.event_id)
+            best = (100.0, competitor, fact.event_id)
+    if best is None:
+        return Condition(False)
+    return Condition(
+        True,
+        {
+            "competitor": best[1],
+            "stake_pct": f"{best[0]:g}",
+            "min_stake_pct": f"{rule.min_stake_pct:g}",
+        },
+        tuple(ids),
+    )
+
+
+def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
+    floor = SENIORITY_ORDER.index(rule.min_seniority)
+    since = ctx.at - rule.active_days * DAY
+    found = None
+    ids: list[str] = []
+    for fact in ctx.state.facts("person.moved", ctx.at):
+        data: Any = fact.data
+        competitor = ctx.policy.competitor(data.to_org)
+        if (
+            fact.t >= since
+            and competitor is not None
+            and SENIORITY_ORDER.index(data.seniority) >= floor
+        ):
+            ids.append(fact.event_id)
+            found = {"person": data.person, "role": data.role, "competitor": competitor}
+    return Condition(found is not None, found or {}, tuple(ids))
+
+
+def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:
+    paused: list[tuple[float, str, str]] = []  # (time, client, event id) of peers away now
+    for facts in ctx.state.clients.values():
+        fact = latest(facts, ctx.at)
+        if fact is None or fact.type == "client.resumed":
+            continue
+        client = fact.data.client  # type: ignore[attr-defined]
+        if not ctx.policy.is_own_organisation(client):
+            paused.append((fact.t, client, fact.event_id))
+    paused.sort()
+    if rule.name in ctx.alerts.firing:
+        active = len(paused) >= rule.min_clients
+        cluster = paused
+    else:
+        # Fire when min_clients pauses fall within one window of within_days.
+        window = rule.within_days * DAY
+        cluster = []
+        for i in range(len(paused) - rule.min_clients + 1):
+            j = i + rule.min_clients - 1
+            if paused[j][0] - paused[i][0] <= window:
+                cluster = [p for p in paused[i:] if p[0] - paused[i][0] <= window]
+                break
+        active = bool(cluster)
+    fields = {
+        "clients": ", ".join(p[1] for p in cluster),
+        "count": len(cluster),
+        "min_clients": rule.min_clients,
+        "within_days": f"{rule.within_days:g}",
+    }
+    return Condition(active, fields, tuple(p[2] for p in cluster))
+
+
+_EVALUATORS: dict[type, Callable[[Any, Context], Condition]] = {
+    ThresholdRule: _threshold,
+    JumpRule: _jump,
+    CompetitorStakeRule: _competitor_stake,
+    KeyPersonRule: _key_person,
+    PeerPauseRule: _peer_pauses,
+}
+
+
+class _Fields(dict[str, Any]):
+    """Template values; a missing key renders as empty rather than failing a notification."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render_summary(rule: AlertRule, ctx: Context, values: dict[str, Any]) -> str:
+    """The rule's summary template filled in (values from events stay plain text here; every
+    sink escapes for its own format)."""
+    base = {
+        "vendor_id": ctx.current.vendor_id,
+        "vendor_name": ctx.current.name,
+        "score": f"{ctx.current.score:g}",
+        "severity": ctx.current.severity,
+    }
+    return rule.summary.format_map(_Fields(base | values))
+
+
+def evaluate(
+    alerts: AlertState,
+    previous: Score | None,
+    current: Score,
+    state: VendorState,
+    event: Event,
+    policy: Policy,
+) -> list[Transition]:
+    """Update `alerts` for one applied event and return the transitions it caused."""
+    at = current.as_of.timestamp()
+    ctx = Context(alerts, previous, current, state, event, policy, at)
+    transitions: list[Transition] = []
+
+    def transition(rule: AlertRule, status: str, firing: Firing, ends_at: float | None) -> None:
+        transitions.append(
+            Transition(
+                vendor_id=current.vendor_id,
+                vendor_name=current.name,
+                rule=rule.name,
+                fingerprint=firing.fingerprint,
+                status=status,
+                severity=firing.severity,
+                summary=firing.summary,
+                starts_at=firing.starts_at,
+                ends_at=ends_at,
+                event_ids=firing.event_ids,
+                caused_by=event.id,
+                score=current.score,
+                previous_score=previous.score if previous else None,
+                score_severity=current.severity,
+                previous_score_severity=previous.severity if previous else None,
+                contributions=current.contributions,
+                policy_version=current.policy_version,
+                as_of=at,
+            )
+        )
+
+    for rule in policy.alerts.rules:
+        if not rule.enabled:
+            continue
+        condition = _EVALUATORS[type(rule)](rule, ctx)
+        firing = alerts.firing.get(rule.name)
+        if condition.active and firing is None:
+            firing = Firing(
+                rule=rule.name,
+                fingerprint=fingerprint(current.vendor_id, rule.name),
+                severity=rule.severity,
+                summary=render_summary(rule, ctx, condition.fields),
+                starts_at=at,
+                event_ids=condition.event_ids,
+            )
+            alerts.firing[rule.name] = firing
+            transition(rule, "firing", firing, None)
+        elif not condition.active and firing is not None:
+            del alerts.firing[rule.name]
+            transition(rule, "resolved", firing, at)
+    _remember(alerts, policy, at, current.score)
+    return transitions
+
+
+def _remember(alerts: AlertState, policy: Policy, at: float, value: float) -> None:
+    windows = [r.window_days for r in policy.alerts.rules if isinstance(r, JumpRule)]
+    if not windows:
+        return
+    history = alerts.history
+    history.append((at, value))
+    horizon = at - max(windows) * DAY
+    # keep one point at or before the horizon: it is the baseline of the oldest window
+    while len(history) >= 2 and history[1][0] <= horizon:
+        history.popleft()
