@@ -6,6 +6,8 @@ misconfigured (unknown option, bad value, invalid policy file). Usage errors pri
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +16,7 @@ from typing import Annotated
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -23,11 +26,15 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
 
+from vendorwatch.alerts.silences import SilenceBook, expire_record, new_silence, utcnow
 from vendorwatch.schemas.export import export_schemas
+from vendorwatch.streams import topics
 from vendorwatch.streams.app import create_pipeline
 from vendorwatch.streams.demo import build_demo
 from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.history import read_all
 from vendorwatch.streams.ingest import ingest_lines, make_producer
 from vendorwatch.streams.logs import configure_logging, register_secret
 from vendorwatch.streams.policy import Policy, PolicyError, load_policy
@@ -46,6 +53,10 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+silence_app = typer.Typer(
+    help="Silence alert notifications (kept as events).", no_args_is_help=True
+)
+app.add_typer(silence_app, name="silence")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
@@ -366,6 +377,104 @@ def register_settings_secrets(settings: Settings) -> None:
     ):
         if secret is not None:
             register_secret(secret.get_secret_value())
+
+
+def _client_bootstrap(bootstrap_servers: str | None, data_dir: Path | None) -> str:
+    settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
+    try:
+        return resolve_bootstrap(settings)
+    except NoKafkaError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+    producer = make_producer(bootstrap)
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def _silence_book(bootstrap: str) -> SilenceBook:
+    book = SilenceBook()
+    for record in asyncio.run(read_all(bootstrap, topics.SILENCES)):
+        if record.value is not None:
+            book.apply_bytes(record.value)
+    return book
+
+
+@silence_app.command("add")
+def silence_add(
+    vendor: Annotated[str, typer.Option("--vendor", help="Vendor id.", metavar="ID")],
+    until: Annotated[str, typer.Option("--until", help="End (ISO-8601).", metavar="ISO")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the history).")],
+    rule: Annotated[
+        str | None, typer.Option("--rule", help="Only this rule (default: all).", metavar="NAME")
+    ] = None,
+    bootstrap_servers: ServersOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Silence a vendor's notifications (optionally one rule) until a time."""
+    end = parse_instant(until)
+    assert end is not None
+    try:
+        record = new_silence(
+            vendor, end, reason, rule, now=utcnow(), created_by=os.environ.get("USER", "")
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise typer.BadParameter(problems) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    bootstrap = _client_bootstrap(bootstrap_servers, data_dir)
+    assert record.silence is not None
+    _produce(bootstrap, topics.SILENCES, vendor.encode(), record.to_bytes())
+    console.print(f"silence {record.silence.id} for {vendor} until {end.isoformat()}")
+
+
+@silence_app.command("list")
+def silence_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    as_json: JsonOpt = False,
+    bootstrap_servers: ServersOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """List active silences (all of them with --all)."""
+    book = _silence_book(_client_bootstrap(bootstrap_servers, data_dir))
+    rows = [r for r in book.describe(utcnow()) if show_all or r["state"] == "active"]
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    table = Table(title="silences")
+    for column in ("id", "vendor", "rule", "until", "state", "reason"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["id"], r["vendor_id"], r["rule"] or "(all)", r["until"], r["state"], r["reason"]
+        )
+    console.print(table)
+
+
+@silence_app.command("expire")
+def silence_expire(
+    silence_id: Annotated[str, typer.Argument(help="The silence id (s-...).", metavar="ID")],
+    bootstrap_servers: ServersOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """End a silence now."""
+    bootstrap = _client_bootstrap(bootstrap_servers, data_dir)
+    book = _silence_book(bootstrap)
+    if silence_id not in book.silences:
+        raise fail(f"no silence {silence_id!r}", 1)
+    _produce(
+        bootstrap,
+        topics.SILENCES,
+        book.silences[silence_id].vendor_id.encode(),
+        expire_record(silence_id, now=utcnow()).to_bytes(),
+    )
+    console.print(f"silence {silence_id} expired")
 
 
 @schemas_app.command("export")

@@ -75,3 +75,29 @@ def decode_events(records: Iterable[ConsumerRecord]) -> list[Event]:
 async def read_events(bootstrap_servers: str, topic: str, partition: int, stop: int) -> list[Event]:
     """Events of one partition before offset `stop`: the input of a partition rebuild."""
     return decode_events(await read_range(bootstrap_servers, topic, partition, 0, stop))
+
+
+async def read_all(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
+    """Every record of a (small) topic as of now, partition by partition in offset order.
+
+    The end of each partition comes from a fetch high watermark (kafka_compat), not from
+    ListOffsets, so the last records of a multi-record batch are not missed on Tansu.
+    """
+    from vendorwatch.streams.kafka_compat import fetch_end_offsets
+
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await probe.start()
+    try:
+        await probe._client.force_metadata_update()
+        partitions = sorted(probe.partitions_for_topic(topic) or ())
+    finally:
+        await probe.stop()
+    if not partitions:
+        return []
+    ends = await fetch_end_offsets(
+        bootstrap_servers, [TopicPartition(topic, p) for p in partitions]
+    )
+    records: list[ConsumerRecord] = []
+    for tp, end in sorted(ends.items(), key=lambda item: item[0].partition):
+        records.extend(await read_range(bootstrap_servers, topic, tp.partition, 0, end))
+    return records
