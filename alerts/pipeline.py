@@ -10,6 +10,7 @@ What never gets through goes to `vendorwatch.alerts.dlq` with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -63,7 +64,10 @@ def build_deliverers(pipeline: Pipeline, client: httpx.AsyncClient) -> list[Deli
             raise ValueError("VENDORWATCH_WEBHOOK_SECRET is required with VENDORWATCH_WEBHOOK_URL")
         sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret, client))
     if settings.alertmanager_url:
-        sinks.append(AlertmanagerSink(settings.alertmanager_url, client))
+        # Firing alerts are re-posted every repeat interval; hold them a little longer than that
+        # so Alertmanager does not resolve them on its own in between.
+        hold_s = pipeline.policy.alerts.repeat_interval_hours * 3600 + 2 * 3600
+        sinks.append(AlertmanagerSink(settings.alertmanager_url, client, firing_hold_s=hold_s))
     return [Deliverer(sink, ledger=ledger) for sink in sinks]
 
 
@@ -101,8 +105,9 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
             idempotency_key=notification.idempotency_key,
             text=fallback_text(notification),
         )
-        for deliverer in alerting.deliverers:
-            report = await deliverer.deliver(notification)
+        # Sinks are independent: one being down must not delay the others.
+        reports = await asyncio.gather(*(d.deliver(notification) for d in alerting.deliverers))
+        for report in reports:
             if report.dlq is not None:
                 metrics.DLQ_MESSAGES.labels(topic=topics.ALERTS_DLQ).inc()
                 await dlq_topic.send(key=notification.vendor_id.encode(), value=report.dlq)

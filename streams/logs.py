@@ -1,9 +1,9 @@
 """Logging: structlog for our lines, the same formatter for Faust, aiokafka and kafka-python.
 
 JSON lines in production (`VENDORWATCH_LOG_FORMAT=json`), readable console lines for people.
-A last processor masks every registered secret value (webhook URLs, tokens) wherever it appears
-in a line, so a secret that slips into an exception message or a library's log still never
-reaches the output.
+A processor masks every registered secret value (webhook URLs, tokens; see `alerts.redact`)
+wherever it appears in a line, before and after rendering, so a secret that slips into an
+exception message or a library's log still never reaches the output.
 """
 
 from __future__ import annotations
@@ -15,37 +15,14 @@ from typing import Any, TextIO
 
 import structlog
 
-REDACTED = "[REDACTED]"
-_secrets: set[str] = set()
+from vendorwatch.alerts.redact import register_secret, scrub, structlog_scrubber
 
-
-def register_secret(value: str | None) -> None:
-    """Mask this value in every log line from now on (ignores empty and very short values)."""
-    if value and len(value) >= 4:
-        _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    """`text` with every registered secret replaced by a marker."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    if not _secrets:
-        return event_dict
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
-        elif isinstance(value, BaseException):
-            event_dict[key] = redact(repr(value))
-    return event_dict
+__all__ = ["configure_logging", "logging_config", "register_secret"]
 
 
 def _redact_rendered(_: Any, __: str, rendered: Any) -> Any:
-    return redact(rendered) if isinstance(rendered, str) and _secrets else rendered
+    """Scrub the rendered line too: a secret inside a nested value is caught here."""
+    return scrub(rendered) if isinstance(rendered, str) else rendered
 
 
 def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
@@ -63,7 +40,7 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    _redact_processor,
+                    structlog_scrubber,
                     renderer,
                     _redact_rendered,
                 ],

@@ -45,15 +45,16 @@ class Settings(BaseSettings):
         default="json", description="json for production, console for people."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    ingest_token: SecretStr | None = Field(
-        default=None, description="Bearer token required by POST /events (unset: endpoint off)."
+    ingest_token: Annotated[SecretStr, Field(min_length=16)] | None = Field(
+        default=None,
+        description="Bearer token required by POST /events, 16+ characters (unset: endpoint off).",
     )
     max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         default=1024 * 1024, description="Largest accepted POST /events body."
     )
     slack_webhook_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
     alertmanager_url: str | None = None
     worker_id: str | None = Field(
         default=None, description="Name of this worker in logs (default: host and port)."
