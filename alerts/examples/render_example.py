@@ -16,11 +16,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from vendorwatch.alerts.notification import AlertItem, ContributionView, Notification
+from vendorwatch.alerts.notification import Notification
+from vendorwatch.alerts.notifier import Notifier
+from vendorwatch.alerts.silences import SilenceBook
 from vendorwatch.alerts.slack import render_blocks
+from vendorwatch.streams.eventfile import demo_scenario_path, read_events
+from vendorwatch.streams.policy import load_policy
+from vendorwatch.streams.processor import Processor
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -28,104 +33,27 @@ JSON_OUT = HERE / "slack_scale_ai.json"
 PNG_OUT = REPO / "docs" / "slack_message.png"
 
 
-def _t(day: int, hour: int = 9, minute: int = 0) -> datetime:
-    return datetime(2025, 6, day, hour, minute, tzinfo=UTC)
-
-
 def scale_ai_notification() -> Notification:
-    """Scale AI after Meta's stake, Alexandr Wang's move and three labs pausing work.
+    """The notification the live demo sends for Scale AI, built by the real code path.
 
-    Days within June 2025 are illustrative (the articles give the month); figures are real.
+    The bundled scenario goes through the same `Processor` (fold, score, alert rules) as the
+    score agent and the same `Notifier` as the notify agent; the demo loads the scenario in one
+    burst, so all of Scale AI's transitions fall in one group wait, as here.
     """
-    stake, wang = "evt-2025-06-12-meta-stake", "evt-2025-06-12-wang-joins-meta"
-    pauses = (
-        "evt-2025-06-13-google-pauses-scale",
-        "evt-2025-06-14-openai-pauses-scale",
-        "evt-2025-06-16-xai-pauses-scale",
-    )
-    return Notification(
-        idempotency_key="ntf-vendor-scale-ai-20250616T1030Z-firing-4",
-        group_key="vendor-scale-ai",
-        vendor_id="vendor-scale-ai",
-        vendor_name="Scale AI",
-        status="firing",
-        severity="critical",
-        alerts=(
-            AlertItem(
-                fingerprint="5f0c9e2a7b31d4e8",
-                rule="competitor_stake",
-                severity="critical",
-                status="firing",
-                summary="Meta, a named competitor, took a 49% stake in Scale AI for $14.3B.",
-                starts_at=_t(12),
-                ends_at=None,
-                event_ids=(stake,),
-            ),
-            AlertItem(
-                fingerprint="a83d51c09e6f2b17",
-                rule="key_person_to_competitor",
-                severity="high",
-                status="firing",
-                summary=(
-                    "Alexandr Wang, Scale AI's CEO, moved to Meta to lead Meta "
-                    "Superintelligence Labs with Nat Friedman."
-                ),
-                starts_at=_t(12, 9, 5),
-                ends_at=None,
-                event_ids=(wang,),
-            ),
-            AlertItem(
-                fingerprint="c2e7f4a19b085d36",
-                rule="peer_pauses",
-                severity="high",
-                status="firing",
-                summary=(
-                    "3 peer clients paused work with Scale AI within 4 days: Google, OpenAI, xAI."
-                ),
-                starts_at=_t(16, 10, 30),
-                ends_at=None,
-                event_ids=pauses,
-            ),
-        ),
-        score=78.6,
-        previous_score=31.4,
-        score_severity="critical",
-        previous_score_severity="medium",
-        contributions=(
-            ContributionView(
-                signal="competitor_ownership",
-                points=38.0,
-                event_ids=(stake,),
-                detail="Meta holds 49% ($14.3B); named competitor",
-            ),
-            ContributionView(
-                signal="key_person_moved",
-                points=17.5,
-                event_ids=(wang,),
-                detail="CEO Alexandr Wang → Meta Superintelligence Labs",
-            ),
-            ContributionView(
-                signal="peer_pauses",
-                points=14.0,
-                event_ids=pauses,
-                detail="Google, OpenAI and xAI paused within 4 days",
-            ),
-            ContributionView(
-                signal="contractor_workforce",
-                points=6.1,
-                event_ids=("evt-2025-05-20-scale-workforce",),
-                detail="large remote contractor pool labels our restricted data",
-            ),
-            ContributionView(
-                signal="data_at_stake",
-                points=3.0,
-                event_ids=("evt-2025-02-03-share-rlhf-prefs",),
-                detail="restricted: 1.2M preference records shared",
-            ),
-        ),
-        policy_version="policy-3f9c2a1e",
-        as_of=_t(16, 10, 30),
-    )
+    policy = load_policy()
+    with demo_scenario_path().open("rb") as stream:
+        events, _ = read_events(stream)
+    processor = Processor(policy)
+    transitions = [
+        t.to_record() for event in events for t in processor.process(0, event).transitions
+    ]
+    notifier = Notifier(policy, SilenceBook())
+    scale = [r for r in transitions if r["vendor_id"] == "scale-ai"]
+    # "now" is the last transition's event time, so the example is the same on every run
+    now = datetime.fromisoformat(scale[-1]["as_of"].replace("Z", "+00:00")).timestamp()
+    notification = notifier.on_batch("scale-ai", scale, now=now)
+    assert notification is not None
+    return notification
 
 
 def write_json(path: Path = JSON_OUT) -> dict:
