@@ -10,6 +10,7 @@ messages) and take small batches to amortise per-message overhead.
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from faust.types import EventT
 
 from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
-from vendorwatch.streams import metrics, topics
+from vendorwatch.streams import health, metrics, topics
 from vendorwatch.streams.deadletter import dead_letter
 from vendorwatch.streams.history import read_events
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
@@ -55,6 +56,13 @@ class Pipeline:
     scores_topic: Any
     alerts_topic: Any
     alerting: Any = None
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("vendorwatch")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def _faust_broker_urls(bootstrap_servers: str) -> list[str]:
@@ -282,11 +290,12 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
-        metrics.REBALANCES.inc()
         for tp in revoked:
             if tp.topic == topics.EVENTS:
                 processor.forget(tp.partition)
 
     register_views(pipeline)
+    health.install(app)
+    metrics.set_build_info(_version(), policy.version)
     pipeline.alerting = register_alerting(pipeline)
     return pipeline
