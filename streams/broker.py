@@ -268,6 +268,8 @@ class EmbeddedBroker:
     raises :class:`BrokerStartError` with the log's tail. ``handle_sigterm`` turns SIGTERM into
     ``SystemExit(143)`` while the broker runs (main thread, default handler only) so
     ``finally`` blocks stop it in order; without it the broker still dies with the process.
+    ``stop_timeout_s`` is short on purpose: on SIGTERM Tansu waits ~5 s for in-flight fetches
+    (long polls) to finish, and with memory-only storage there is nothing a graceful exit saves.
     """
 
     def __init__(
@@ -278,7 +280,7 @@ class EmbeddedBroker:
         binary: str | None = None,
         log_path: Path | None = None,
         ready_timeout_s: float = 20.0,
-        stop_timeout_s: float = 5.0,
+        stop_timeout_s: float = 1.0,
         handle_sigterm: bool = True,
     ) -> None:
         self.host = host

@@ -183,6 +183,52 @@ def test_mirror_refuses_a_broker_that_was_not_restored(
         run(start())
 
 
+def test_mirror_picks_up_a_topic_created_after_it_started(
+    tmp_path: Path, tansu: EmbeddedBroker, unique_topic: Callable[[str], str]
+) -> None:
+    early, late = unique_topic("early"), unique_topic("late")
+    tansu.create_topics([early], partitions=1)
+
+    async def body() -> dict[TopicPartition, int]:
+        mirror = JournalMirror(
+            tmp_path / "journal", tansu.bootstrap_servers, [early, late], discover_interval_s=0.1
+        )
+        await mirror.start()
+        await asyncio.to_thread(tansu.create_topics, [late], 2)
+        await asyncio.sleep(0.5)  # a discovery round
+        await produce(tansu.bootstrap_servers, [early, late], 10)
+        await mirror.stop()
+        return mirror.positions
+
+    positions = run(body())
+    assert positions[TopicPartition(early, 0)] == 5
+    assert sum(n for tp, n in positions.items() if tp.topic == late) == 5
+
+
+def test_mirror_stop_after_the_broker_is_gone_does_not_raise(
+    tmp_path: Path, unique_topic: Callable[[str], str]
+) -> None:
+    """Shutdown in the wrong order loses the drain, not the journal written so far."""
+    topic = unique_topic("gone")
+
+    async def body() -> dict[TopicPartition, int]:
+        broker = EmbeddedBroker(handle_sigterm=False)
+        await broker.astart()
+        try:
+            await broker.acreate_topics([topic], partitions=1)
+            mirror = JournalMirror(tmp_path / "journal", broker.bootstrap_servers, [topic])
+            await mirror.start()
+            await produce(broker.bootstrap_servers, [topic], 7)
+            await mirror.wait_caught_up()
+        finally:
+            await broker.astop()
+        await mirror.stop(max_wait_s=2)
+        return mirror.positions
+
+    assert run(body()) == {TopicPartition(topic, 0): 7}
+    assert Journal(tmp_path / "journal").count(topic, 0) == 7
+
+
 def test_restore_needs_the_partitions(
     tmp_path: Path, tansu: EmbeddedBroker, unique_topic: Callable[[str], str]
 ) -> None:
