@@ -335,10 +335,8 @@ class EmbeddedBroker:
                 self._wait_ready()
                 return self
             except BrokerStartError as exc:
-                if self._requested_port is None and "AddrInUse" in str(exc) and attempt < 2:
-                    log.info("broker.port_taken_retrying", port=self._port)
-                    continue
-                raise
+                if not self._retry_on_clash(exc, attempt):
+                    raise
         raise AssertionError("unreachable")
 
     async def astart(self) -> Self:
@@ -352,10 +350,16 @@ class EmbeddedBroker:
                 await asyncio.to_thread(self._wait_ready)
                 return self
             except BrokerStartError as exc:
-                if self._requested_port is None and "AddrInUse" in str(exc) and attempt < 2:
-                    continue
-                raise
+                if not self._retry_on_clash(exc, attempt):
+                    raise
         raise AssertionError("unreachable")
+
+    def _retry_on_clash(self, exc: BrokerStartError, attempt: int) -> bool:
+        """A port we picked was taken between our check and Tansu's bind: pick another."""
+        if self._requested_port is None and "AddrInUse" in str(exc) and attempt < 2:
+            log.info("broker.port_taken_retrying", port=self._port)
+            return True
+        return False
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``stop_timeout_s``). Idempotent."""

@@ -25,6 +25,13 @@ Deviations and their workaround:
    ``generation > 0``, so a member of the first generation that closes cleanly stays in the
    group until its session expires, and the next member to join waits about two session
    timeouts -> :func:`apply_aiokafka_workarounds`.
+7. DescribeGroups fills ``authorized_operations`` although the client did not ask for it, and
+   kafka-python 3.0's ``KafkaAdminClient.describe_groups`` dies parsing it (ValueError: 15 is not
+   a valid ACLOperation) -> describe groups with aiokafka's ``AIOKafkaAdminClient``.
+
+Two more quirks live next to their code: on SIGTERM Tansu waits ~5 s for in-flight long polls,
+so ``EmbeddedBroker`` SIGKILLs after 1 s (``streams/broker.py``); and aiokafka's own
+``consumer.stop()`` can raise CancelledError after the broker went away (:func:`stop_consumer`).
 """
 
 from __future__ import annotations

@@ -224,9 +224,9 @@ def test_consumer_group_commits_and_a_new_member_resumes(
         seen: list[tuple[int, int]] = []
         try:
             idle = 0
-            while (limit is None or len(seen) < limit) and idle < 3:
+            while (limit is None or len(seen) < limit) and idle < 2:
                 room = None if limit is None else limit - len(seen)
-                got = await consumer.getmany(timeout_ms=400, max_records=room)
+                got = await consumer.getmany(timeout_ms=300, max_records=room)
                 idle = 0 if got else idle + 1
                 seen += [(r.partition, r.offset) for rs in got.values() for r in rs]
             await consumer.commit()

@@ -85,6 +85,24 @@ def test_a_broker_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> 
     assert pid_gone(int(pid_file.read_text()))
 
 
+def test_a_picked_port_taken_before_tansu_binds_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The free-port race: Tansu logs AddrInUse and exits 0; the broker picks another port."""
+    import vendorwatch.streams.broker as broker_module
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        real = broker_module.free_loopback_port
+        monkeypatch.setattr(
+            broker_module, "free_loopback_port", lambda host: next(ports, None) or real(host)
+        )
+        with EmbeddedBroker(handle_sigterm=False) as broker:
+            assert broker.port != taken
+            assert broker.running
+
+
 def test_an_explicit_port_in_use_fails_fast(tansu: EmbeddedBroker) -> None:
     with pytest.raises(BrokerStartError, match="already in use"):
         EmbeddedBroker(tansu.port, handle_sigterm=False).start()
