@@ -28,7 +28,7 @@ PartitionLoader = Callable[[int, int], Awaitable[Iterable[Event]]]
 
 @dataclass(slots=True)
 class Outcome:
-    """What applying one event did: its score if that changed in value or severity, and the
+    """What applying one event did: its score if that or its explanation changed, and the
     alerts that started or ended."""
 
     event: Event
@@ -38,6 +38,28 @@ class Outcome:
     changed: bool
     duplicate: bool
     transitions: list[Transition] = field(default_factory=list)
+
+
+def explained_differently(previous: Score, current: Score) -> bool:
+    """True when the score *or its explanation* differs: value, severity, name, contributions
+    (points, event ids, details), data at stake and its event ids, likelihood, policy.
+
+    Why not only value and severity: the last record per vendor on the scores topic is what
+    GET /vendors/{id} shows, and it must explain the score the offline fold gives. A saturated
+    score (or a 0 with no risk signals) keeps its value while new events change its reasons or
+    the data at stake; publishing only on a value change left those stale. `as_of` and
+    `event_count` alone do not count: they move with every event.
+    """
+    return (
+        previous.score != current.score
+        or previous.severity != current.severity
+        or previous.name != current.name
+        or previous.contributions != current.contributions
+        or previous.data_event_ids != current.data_event_ids
+        or previous.data_at_stake != current.data_at_stake
+        or previous.likelihood != current.likelihood
+        or previous.policy_version != current.policy_version
+    )
 
 
 @dataclass(slots=True)
@@ -87,11 +109,7 @@ class Processor:
             return Outcome(event, state, previous, previous, changed=False, duplicate=True)
         apply(state, event)
         current = score(state, self.policy)
-        changed = previous is None or (
-            previous.score != current.score
-            or previous.severity != current.severity
-            or previous.name != current.name
-        )
+        changed = previous is None or explained_differently(previous, current)
         if changed:
             self.published[event.subject] = current
         alert_state = self.alerts.get(event.subject)
