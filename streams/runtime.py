@@ -19,13 +19,14 @@ from typing import Any
 import orjson
 import structlog
 
-from vendorwatch.streams import topics
+from vendorwatch.streams import group_offsets, topics
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics
 from vendorwatch.streams.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 EMBEDDED_FILE = "embedded.json"
+OFFSETS_SAVE_INTERVAL_S = 2.0
 
 
 class NoKafkaError(RuntimeError):
@@ -84,10 +85,14 @@ def kafka_for(settings: Settings) -> Iterator[str]:
         bootstrap = broker.bootstrap_servers
         create_topics(bootstrap, topics.ALL_TOPICS, settings.partitions)
         report = asyncio.run(restore(journal_dir(settings), bootstrap))
+        saved = group_offsets.load(journal_dir(settings) / group_offsets.FILENAME)
+        if saved is not None and report.records:
+            asyncio.run(group_offsets.commit(bootstrap, *saved))
         log.info(
             "embedded_broker_ready",
             bootstrap_servers=bootstrap,
             restored=report.records,
+            restored_group_offsets=len(saved[1]) if saved else 0,
             restore_seconds=round(report.seconds, 3),
             start_seconds=broker.ready_seconds,
         )
@@ -138,12 +143,23 @@ def run_faust_worker(
 
 
 def attach_journal_mirror(app: Any, directory: Path, bootstrap: str) -> None:
-    """Run the journal mirror as a service of the Faust app (started and stopped with it)."""
+    """Run the journal mirror as a service of the Faust app (started and stopped with it), and
+    keep the group's committed offsets next to the journal (see `group_offsets`)."""
     import faust
 
     from vendorwatch.streams.journal import JournalMirror
 
     mirror = JournalMirror(directory, bootstrap)
+    offsets_path = directory / group_offsets.FILENAME
+
+    def save_offsets() -> None:
+        committed = {  # only journaled topics: the others start empty after a restart
+            tp: offset
+            for tp, offset in app.consumer._committed_offset.items()  # Faust has no getter
+            if tp.topic in topics.PERSISTED_IN_EMBEDDED_MODE
+        }
+        if committed:
+            group_offsets.save(offsets_path, app.conf.id, committed)
 
     @app.service
     class JournalService(faust.Service):  # type: ignore[misc]
@@ -151,4 +167,9 @@ def attach_journal_mirror(app: Any, directory: Path, bootstrap: str) -> None:
             await mirror.start()
 
         async def on_stop(self) -> None:
+            save_offsets()
             await mirror.stop()
+
+    @app.timer(OFFSETS_SAVE_INTERVAL_S)
+    async def save_group_offsets() -> None:
+        save_offsets()

@@ -40,5 +40,14 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 )
 """Every topic vendorwatch uses; `vendorwatch broker` and the compose setup job create these."""
 
-PERSISTED_IN_EMBEDDED_MODE: tuple[str, ...] = (EVENTS, EVENTS_DLQ, ALERTS, ALERTS_DLQ, SILENCES)
-"""Topics the embedded broker journals to disk (Tansu is memory-only); derived state is rebuilt."""
+PERSISTED_IN_EMBEDDED_MODE: tuple[str, ...] = (
+    EVENTS,
+    EVENTS_DLQ,
+    SCORES,
+    ALERTS,
+    ALERTS_DLQ,
+    SILENCES,
+)
+"""Topics the embedded broker journals to disk (Tansu is memory-only). Scores are derived but
+journaled too, so that a restart resumes from the saved group offsets with its read view intact
+instead of re-running (and re-alerting on) the whole history; only the raw topic is not kept."""
