@@ -7,12 +7,11 @@ giving every metric a sample: a labelled metric without a child exposes no sampl
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 
 import pytest
+from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -41,16 +40,6 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
 
 LINT_LABEL = "promtool-lint"
 """Label value for the samples this test creates; removed again afterwards."""
-
-
-def _require_tool(name: str) -> str:
-    """Path of a tool; skip without it, or fail when CI says the tools must be there."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("VENDORWATCH_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VENDORWATCH_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def _module_metrics() -> dict[str, MetricWrapperBase]:
@@ -101,7 +90,7 @@ def test_streams_metrics_match_the_contract() -> None:
 
 @pytest.mark.usefixtures("every_metric_sampled")
 def test_promtool_check_metrics_reports_nothing() -> None:
-    promtool = _require_tool("promtool")
+    promtool = require_tool("promtool")
     exposition = generate_latest(REGISTRY)
     text = exposition.decode()
     for name in CONTRACT:
@@ -120,7 +109,7 @@ def test_promtool_check_metrics_reports_nothing() -> None:
 
 def test_promtool_check_metrics_is_not_a_rubber_stamp() -> None:
     """The linter really runs: a badly named counter is reported."""
-    promtool = _require_tool("promtool")
+    promtool = require_tool("promtool")
     bad = b"# HELP vendorwatch_latency_ms x\n# TYPE vendorwatch_latency_ms counter\n"
     bad += b"vendorwatch_latency_ms 1\n"
     result = subprocess.run(

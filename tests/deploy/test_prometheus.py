@@ -8,15 +8,14 @@ the worker defines, and every alert has a unit test and a route.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client.metrics import MetricWrapperBase
 
 from vendorwatch.streams import metrics, topics
@@ -38,16 +37,6 @@ DELIVERY_METRICS = {
 """Defined in alerts/metrics.py, next to the sinks."""
 
 
-def _require_tool(name: str) -> str:
-    """Path of a tool; skip without it, or fail when CI says the tools must be there."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("VENDORWATCH_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VENDORWATCH_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
-    return path
-
-
 def _run(*args: str | Path) -> str:
     result = subprocess.run(
         [str(a) for a in args], capture_output=True, text=True, timeout=120, check=False
@@ -67,27 +56,27 @@ def _alerts() -> list[dict[str, Any]]:
 
 
 def test_promtool_check_config() -> None:
-    promtool = _require_tool("promtool")
+    promtool = require_tool("promtool")
     output = _run(promtool, "check", "config", CONFIG)
     assert "SUCCESS" in output
     assert "1 rule files found" in output
 
 
 def test_promtool_check_rules() -> None:
-    promtool = _require_tool("promtool")
+    promtool = require_tool("promtool")
     output = _run(promtool, "check", "rules", RULES)
     assert f"SUCCESS: {len(_rules())} rules found" in output
 
 
 def test_promtool_test_rules() -> None:
-    promtool = _require_tool("promtool")
+    promtool = require_tool("promtool")
     assert RULE_TESTS, "no rule unit tests found"
     output = _run(promtool, "test", "rules", *RULE_TESTS)
     assert output.count("SUCCESS") == len(RULE_TESTS), output
 
 
 def test_amtool_check_config() -> None:
-    amtool = _require_tool("amtool")
+    amtool = require_tool("amtool")
     output = _run(amtool, "check-config", ALERTMANAGER_CONFIG)
     assert "SUCCESS" in output
 
@@ -100,7 +89,7 @@ def test_amtool_check_config() -> None:
     ],
 )
 def test_alertmanager_routes(labels: list[str], receiver: str) -> None:
-    amtool = _require_tool("amtool")
+    amtool = require_tool("amtool")
     _run(
         amtool,
         "config",

@@ -16,15 +16,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import shutil
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -32,23 +31,15 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+RULES = REPO / "deploy" / "prometheus" / "rules" / "vendorwatch.rules.yml"
 WORKER_JOB = "vendorwatch-worker"
 SAMPLE_SERVER = Path(__file__).with_name("sample_metrics_server.py")
 
 pytestmark = pytest.mark.integration
-
-
-def _require_tool(name: str) -> str:
-    """Path of a tool; skip without it, or fail when CI says the tools must be there."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("VENDORWATCH_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VENDORWATCH_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def load_generator() -> ModuleType:
@@ -96,7 +87,7 @@ def running_prometheus(
     targets: Sequence[str], workdir: Path, binary: str | None = None
 ) -> Iterator[str]:
     """Start Prometheus scraping ``targets``; yields its base URL and stops it afterwards."""
-    binary = binary or _require_tool("prometheus")
+    binary = binary or require_tool("prometheus")
     config_file = workdir / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(prometheus_config(targets)), encoding="utf-8")
     port = free_port()
@@ -194,13 +185,22 @@ def wait_until(
         time.sleep(0.25)
 
 
-def wait_for_panels(
-    base: str, variables: Mapping[str, str], timeout: float = 60
-) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    """Evaluate every panel query until all return finite data or ``timeout`` passes.
+PanelQuery = tuple[str, str, str]
+"""(dashboard, panel title, PromQL expr)."""
 
-    Returns the last result of each (dashboard, panel title, substituted expr); the caller
-    asserts on the ones that stayed empty, so a failure lists every broken panel at once.
+
+def wait_for_panels(
+    base: str,
+    variables: Mapping[str, str],
+    timeout: float = 60,
+    required: Callable[[PanelQuery], bool] = lambda query: True,
+    accept: Callable[[list[dict[str, Any]]], bool] = has_finite_value,
+) -> dict[PanelQuery, list[dict[str, Any]]]:
+    """Evaluate every panel query until the ``required`` ones are ``accept``-ed, or timeout.
+
+    Keys are (dashboard, panel title, expr with the variables substituted). Returns the last
+    result of every query; the caller asserts on the ones that stayed empty, so a failure lists
+    every broken panel at once.
     """
     generate = load_generator()
     queries = [
@@ -210,13 +210,50 @@ def wait_for_panels(
     deadline = time.monotonic() + timeout
     while True:
         results = {query: instant_query(base, query[2]) for query in queries}
-        if all(has_finite_value(r) for r in results.values()) or time.monotonic() > deadline:
+        done = all(accept(r) for q, r in results.items() if required(q))
+        if done or time.monotonic() > deadline:
             return results
         time.sleep(1)
 
 
+def recorded_sources() -> dict[str, set[str]]:
+    """Recording-rule name -> the raw metric families its expressions read."""
+    rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    sources: dict[str, set[str]] = {}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "record" in rule:
+                sources.setdefault(rule["record"], set()).update(raw_metrics(rule["expr"]))
+    return sources
+
+
+def raw_metrics(expr: str) -> set[str]:
+    """Metric families (histogram suffixes stripped) an expression reads directly."""
+    names = re.findall(r"(?<![:\w])((?:vendorwatch_[a-z_]+)|up)\b(?![:(])", expr)
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
+
+
+def panel_sources(expr: str) -> set[str]:
+    """Raw metric families behind a panel query, through the recording rules it reads."""
+    sources = raw_metrics(expr)
+    for record, raw in recorded_sources().items():
+        if re.search(rf"(?<![\w:]){re.escape(record)}(?![\w:])", expr):
+            sources |= raw
+    return sources
+
+
+def exported_families(exposition: str) -> set[str]:
+    """Metric families that have at least one sample in a Prometheus text exposition."""
+    families = set()
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name = re.split(r"[{\s]", line, maxsplit=1)[0]
+            families.add(re.sub(r"_(bucket|sum|count)$", "", name))
+    return families
+
+
 def test_every_panel_query_returns_data(tmp_path: Path) -> None:
-    binary = _require_tool("prometheus")
+    binary = require_tool("prometheus")
     with sample_metrics_server() as target, running_prometheus([target], tmp_path, binary) as base:
         wait_until(lambda: instant_query(base, f'up{{job="{WORKER_JOB}"}} == 1') != [], 30)
         results = wait_for_panels(base, {"vendor": "scale-ai"})
@@ -255,7 +292,7 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
 
 def test_severity_distribution_counts_every_vendor(tmp_path: Path) -> None:
     """The recorded distribution adds up to the vendors scraped, one band each."""
-    binary = _require_tool("prometheus")
+    binary = require_tool("prometheus")
     with sample_metrics_server() as target, running_prometheus([target], tmp_path, binary) as base:
         expr = "severity:vendorwatch_vendors:count"
 
