@@ -29,6 +29,7 @@ from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokaf
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.processor import Outcome, Processor
 from vendorwatch.streams.settings import Settings
+from vendorwatch.streams.topics import GROUP_ID
 from vendorwatch.streams.view import ScoreView
 from vendorwatch.streams.web import register_views
 
@@ -99,7 +100,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     datadir = settings.data_dir / "faust" / str(settings.web_port)
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        "vendorwatch",
+        GROUP_ID,
         broker=_faust_broker_urls(bootstrap_servers),
         store="memory://",
         autodiscover=False,

@@ -39,7 +39,13 @@ from vendorwatch.streams.ingest import ingest_lines, make_producer
 from vendorwatch.streams.logs import configure_logging, register_secret
 from vendorwatch.streams.policy import Policy, PolicyError, load_policy
 from vendorwatch.streams.render import scores_table
-from vendorwatch.streams.runtime import NoKafkaError, kafka_for, resolve_bootstrap, run_faust_worker
+from vendorwatch.streams.runtime import (
+    NoKafkaError,
+    kafka_for,
+    resolve_bootstrap,
+    run_faust_worker,
+    serve_journal,
+)
 from vendorwatch.streams.scoring import score_all
 from vendorwatch.streams.settings import Settings, SettingsError, load_settings
 from vendorwatch.streams.state import fold
@@ -232,10 +238,16 @@ def broker(
             f"Ctrl-C to stop"
         )
         console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} vendorwatch worker")
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            console.print("stopping")
+
+        async def serve() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await serve_journal(settings, bootstrap, stop)
+
+        asyncio.run(serve())
+        console.print("stopped")
 
 
 @app.command()
@@ -484,6 +496,9 @@ def schemas_export(
     """Write the JSON Schema of every event type, for producers in other languages."""
     written = export_schemas(directory)
     console.print(f"wrote {len(written)} schemas to {directory}")
+
+
+from vendorwatch.streams import replay_cli  # noqa: E402,F401  (registers replay commands)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ policy's canonical content, so reformatting the YAML or reordering keys does not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import string
@@ -42,8 +43,12 @@ OrgName = Annotated[str, Field(min_length=1, max_length=200)]
 _NON_WORD = re.compile(r"[^\w]+")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def normalise_org(name: str) -> str:
-    """Compare organisation names loosely: 'Meta Platforms, Inc.' and 'meta platforms inc' match."""
+    """Compare organisation names loosely: 'Meta Platforms, Inc.' and 'meta platforms inc' match.
+
+    Memoised: the same few hundred names recur in every event, and the regex is the costliest
+    step of `apply` and of competitor matching."""
     return _NON_WORD.sub(" ", name.casefold()).strip()
 
 

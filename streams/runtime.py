@@ -22,6 +22,7 @@ import structlog
 from vendorwatch.streams import group_offsets, topics
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics
 from vendorwatch.streams.settings import Settings
+from vendorwatch.streams.topics import GROUP_ID
 
 log = structlog.get_logger(__name__)
 
@@ -173,3 +174,35 @@ def attach_journal_mirror(app: Any, directory: Path, bootstrap: str) -> None:
     @app.timer(OFFSETS_SAVE_INTERVAL_S)
     async def save_group_offsets() -> None:
         save_offsets()
+
+
+async def serve_journal(settings: Settings, bootstrap: str, stop: asyncio.Event) -> None:
+    """`vendorwatch broker`: mirror the history to the journal and snapshot the workers' group
+    offsets until `stop` is set (the workers run elsewhere, so the broker process does both)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from vendorwatch.streams.journal import JournalMirror
+    from vendorwatch.streams.kafka_compat import stop_consumer
+
+    directory = journal_dir(settings)
+    mirror = JournalMirror(directory, bootstrap)
+    await mirror.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=GROUP_ID, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=OFFSETS_SAVE_INTERVAL_S)
+            tps = [
+                TopicPartition(topic, p)
+                for topic in topics.PERSISTED_IN_EMBEDDED_MODE
+                for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            offsets = {tp: await consumer.committed(tp) for tp in tps}
+            if any(o is not None for o in offsets.values()):
+                group_offsets.save(directory / group_offsets.FILENAME, GROUP_ID, offsets)
+    finally:
+        await stop_consumer(consumer)
+        await mirror.stop()

@@ -12,18 +12,31 @@ The model, in one paragraph (the README has the long form):
   gets the (negative) difference it made, so the contributions add up to the score.
 
 No I/O and no wall clock: `at` is an event time passed in, so live scoring and replay agree.
+
+How it stays fast. The live pipeline scores a vendor after every one of its events, so scoring
+must not walk the vendor's whole history each time. A signal's hazard is a sum of decaying terms,
+sum_i b_i * 2^(-(at - t_i)/h), and such a sum can be folded left over the terms in event-time
+order, keeping only its value at the latest term's time: adding a newer term and reading the
+value at any later `at` are both O(1) (`_Fold`). Everything `score` needs from a vendor's facts
+under one policy (`_Aggregates`) is kept that way, in a cache beside the state, and brought up
+to date with the one fact each `apply` adds. A score as of an instant before the vendor's latest
+event (`--as-of`, replay of the past) builds the same aggregates from the facts known then.
+
+Both ways run the same float operations in the same order (terms in (event time, id) order,
+datasets by id, stakes by strength), so the cached score equals the from-scratch score exactly,
+whatever order the events arrived in; `tests/property` holds both to that.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vendorwatch.streams.policy import Policy, Severity
-from vendorwatch.streams.state import Fact, VendorState, latest
+from vendorwatch.streams.policy import Policy, Severity, normalise_org
+from vendorwatch.streams.state import KEYED_BY_CLIENT, KEYED_BY_DATASET, Fact, VendorState, latest
 
 DAY = 86_400.0
 SIGNALS: tuple[str, ...] = (
@@ -35,6 +48,7 @@ SIGNALS: tuple[str, ...] = (
     "demand_surge",
     "vendor_mitigation",
 )
+_FOREVER = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,27 +102,15 @@ class Score:
         }
 
 
-@dataclass(slots=True)
-class _Hazard:
-    """Accumulates one signal's hazard, its events and the words that explain it."""
-
-    signal: str
-    total: float = 0.0
-    event_ids: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-
-    def add(self, amount: float, fact: Fact, detail: str) -> None:
-        if amount <= 0:
-            return
-        self.total += amount
-        self.event_ids.append(fact.event_id)
-        self.details.append(detail)
+def _seconds(half_life_days: float | None) -> float | None:
+    return None if half_life_days is None else half_life_days * DAY
 
 
-def _decay(half_life_days: float | None, age_seconds: float) -> float:
-    if half_life_days is None or age_seconds <= 0:
+def _decay(half_life: float | None, age: float) -> float:
+    """2^(-age / half_life), both in seconds; no half-life means no decay."""
+    if half_life is None or age <= 0:
         return 1.0
-    return 0.5 ** (age_seconds / (half_life_days * DAY))
+    return 0.5 ** (age / half_life)
 
 
 def _pct(value: float) -> str:
@@ -124,156 +126,426 @@ def _usd(value: float | None) -> str:
     return f" (${value:,.0f})"
 
 
+# --- what one fact says under a policy -----------------------------------------------------
+# Each returns the fact's hazard before decay and the words that explain it, or None when the
+# fact does not count (not a competitor, nothing added, ...). Computed once per fact and policy.
+
+Term = tuple[float, str]
+
+
+def _key_person_term(data: Any, policy: Policy) -> Term | None:
+    sig = policy.signals.key_person_to_competitor
+    competitor = policy.competitor(data.to_org)
+    if competitor is None or policy.competitor(data.from_org) is not None:
+        return None  # not to a competitor, or a move between competitors
+    return sig.weight * sig.seniority[data.seniority], (
+        f"{data.person} ({data.role}) joined {competitor}"
+    )
+
+
+def _incident_term(data: Any, policy: Policy) -> Term | None:
+    sig = policy.signals.security_incident
+    return sig.weight * sig.severity[data.severity], f"{data.severity} incident: {data.title}"
+
+
+def _workforce_term(data: Any, policy: Policy) -> Term | None:
+    sig = policy.signals.workforce_growth
+    if data.contractors_added <= 0:
+        return None
+    remote = (data.remote_share_pct or 0.0) / 100.0
+    base = sig.weight * min(1.0, data.contractors_added / sig.reference_added)
+    base *= 1.0 + sig.remote_weight * remote
+    share = f", {_pct(data.remote_share_pct)} remote" if data.remote_share_pct else ""
+    return base, f"+{data.contractors_added:,} contractors in {data.period_days} days{share}"
+
+
+def _demand_term(data: Any, policy: Policy) -> Term | None:
+    sig = policy.signals.demand_surge
+    factor = data.factor if data.factor is not None else sig.assumed_factor
+    if factor < sig.min_factor:
+        return None
+    note = "" if data.factor is not None else " (not reported; policy assumes)"
+    return sig.weight * math.log2(factor), f"demand x{factor:g}{note}"
+
+
+def _mitigation_term(data: Any, policy: Policy) -> Term | None:
+    sig = policy.signals.vendor_mitigation
+    text = data.text if len(data.text) <= 80 else data.text[:79] + "…"
+    return sig.weight * sig.kinds[data.kind], f"{data.kind}: {text}"
+
+
+def _acquisition_term(data: Any, policy: Policy) -> Term | None:
+    competitor = policy.competitor(data.acquirer)
+    if competitor is None:
+        return None
+    return policy.signals.competitor_ownership.acquisition_weight, (
+        f"acquired by {competitor} (competitor){_usd(data.amount_usd)}"
+    )
+
+
+def _funding_term(data: Any, policy: Policy) -> Term | None:
+    names = sorted({c for i in data.investors if (c := policy.competitor(i))})
+    if not names:
+        return None
+    base = policy.signals.competitor_ownership.funding_investor_weight * len(names)
+    return base, f"{', '.join(names)} invested in its {data.round} round"
+
+
+def _stake_term(data: Any, policy: Policy, competitor: str) -> Term | None:
+    sig = policy.signals.competitor_ownership
+    base = (
+        sig.weight * min(1.0, data.stake_pct / sig.full_stake_pct)
+        + sig.board_seat_weight * data.board_seats
+        + sig.voting_control_weight * data.voting_control
+    )
+    seats = f", {data.board_seats} board seat(s)" if data.board_seats else ""
+    control = ", voting control" if data.voting_control else ""
+    detail = (
+        f"{competitor} (competitor) holds {_pct(data.stake_pct)}"
+        f"{_usd(data.amount_usd)}{seats}{control}"
+    )
+    return base, detail
+
+
+def _client_term(fact: Fact, policy: Policy) -> Term | None:
+    """The latest word of one client: paused or ended counts, resumed does not."""
+    if fact.type == "client.resumed":
+        return None
+    data: Any = fact.data
+    if policy.is_own_organisation(data.client):
+        return None  # our own decision is not evidence about the vendor
+    sig = policy.signals.peer_client_pause
+    terminated = fact.type == "client.terminated"
+    base = sig.weight * (sig.terminated_multiplier if terminated else 1.0)
+    return base, f"{data.client} {'ended' if terminated else 'paused'} work"
+
+
+def _dataset_worth(fact: Fact, policy: Policy) -> float | None:
+    """What one held dataset is worth (0-1), or None once it is revoked."""
+    if fact.type != "data.shared":
+        return None
+    data: Any = fact.data
+    volume = policy.data.volume
+    scale = min(1.0, math.log10(1 + data.records) / math.log10(1 + volume.reference_records))
+    worth = policy.data.classification_weights[data.classification]
+    return min(1.0, worth * (volume.floor + (1 - volume.floor) * scale))
+
+
+_SUMMED: dict[str, tuple[str, Callable[[Any, Policy], Term | None]]] = {
+    "person.moved": ("key_person_to_competitor", _key_person_term),
+    "security.incident": ("security_incident", _incident_term),
+    "workforce.changed": ("workforce_growth", _workforce_term),
+    "demand.changed": ("demand_surge", _demand_term),
+    "vendor.statement": ("vendor_mitigation", _mitigation_term),
+    "ownership.acquired": ("competitor_ownership", _acquisition_term),
+    "funding.round": ("competitor_ownership", _funding_term),
+}
+"""Unkeyed fact types whose every fact adds a decaying term to a signal."""
+_OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
+
+
+# --- aggregates ------------------------------------------------------------------------------
+
+
+class _Fold:
+    """sum_i b_i * 2^(-(at - t_i)/h) over terms added in (event time, id) order.
+
+    Kept as its value at the latest term's time: adding a newer term multiplies by one decay
+    factor and adds, reading at a later `at` multiplies by one more. The numbers depend only on
+    the terms and their order, never on how many calls it took to add them.
+    """
+
+    __slots__ = ("_explained", "details", "event_ids", "half_life", "t", "value")
+
+    def __init__(self, half_life_days: float | None) -> None:
+        self.half_life = _seconds(half_life_days)
+        self.clear()
+
+    def clear(self) -> None:
+        self.value = 0.0
+        self.t = -_FOREVER
+        self.event_ids: list[str] = []
+        self.details: list[str] = []
+        self._explained: tuple[tuple[str, ...], str] | None = None
+
+    def add(self, fact: Fact, term: Term) -> None:
+        base, detail = term
+        if self.event_ids:
+            self.value = self.value * _decay(self.half_life, fact.t - self.t) + base
+        else:
+            self.value = base
+        self.t = fact.t
+        self.event_ids.append(fact.event_id)
+        self.details.append(detail)
+        self._explained = None
+
+    def hazard(self, at: float) -> float:
+        """The sum as of `at` (not before the latest term); 0 when empty. `_decay` inlined:
+        this runs for every signal of every score."""
+        half_life = self.half_life
+        if half_life is None or at <= self.t:
+            return self.value
+        return self.value * 0.5 ** ((at - self.t) / half_life)
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        """(event ids, detail) of the contribution; built once per change, not per score."""
+        if self._explained is None:
+            self._explained = (tuple(self.event_ids), "; ".join(self.details))
+        return self._explained
+
+
+def _stake_key(base: float, fact: Fact, half_life: float | None) -> float:
+    """Orders one competitor's stake reports by strength at any instant after both.
+
+    With decay, b1 * 2^(-(at - t1)/h) > b2 * 2^(-(at - t2)/h) does not depend on `at`, and is
+    log2(b1) + t1/h > log2(b2) + t2/h; without decay it is b1 > b2.
+    """
+    if half_life is None:
+        return base
+    return math.log2(base) + fact.t / half_life
+
+
+class _Ownership:
+    """competitor_ownership: the strongest stake per competitor, plus acquisitions and rounds.
+
+    A stake report is the resulting holding, so per competitor only the strongest report counts
+    (equal strength: the earliest report). Reports only ever add candidates, so the strongest
+    can be kept as facts arrive, in any order.
+    """
+
+    __slots__ = ("_explained", "_ordered", "acquired", "best", "funded", "half_life")
+
+    def __init__(self, half_life_days: float | None) -> None:
+        self.half_life = _seconds(half_life_days)
+        self.best: dict[str, tuple[float, Fact, Term]] = {}
+        self.acquired = _Fold(half_life_days)
+        self.funded = _Fold(half_life_days)
+        self._ordered: list[tuple[float, Fact, Term]] | None = None
+        self._explained: tuple[tuple[str, ...], str] | None = None
+
+    def offer_stake(self, fact: Fact, policy: Policy) -> None:
+        data: Any = fact.data
+        competitor = policy.competitor(data.investor)
+        if competitor is None:
+            return
+        term = _stake_term(data, policy, competitor)
+        if term is None or term[0] <= 0:
+            return
+        key = _stake_key(term[0], fact, self.half_life)
+        held = self.best.get(competitor)
+        if held is None or key > held[0] or (key == held[0] and fact < held[1]):
+            self.best[competitor] = (key, fact, term)
+            self.changed()
+
+    def changed(self) -> None:
+        self._ordered = None
+        self._explained = None
+
+    def ordered(self) -> list[tuple[float, Fact, Term]]:
+        if self._ordered is None:
+            self._ordered = sorted(self.best.values(), key=lambda b: (-b[0], b[1]))
+        return self._ordered
+
+    def hazard(self, at: float) -> float:
+        stakes = 0.0
+        half_life = self.half_life
+        for _, fact, (base, _) in self.ordered():
+            stakes += base * _decay(half_life, at - fact.t)
+        return stakes + self.acquired.hazard(at) + self.funded.hazard(at)
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        if self._explained is None:
+            stakes = self.ordered()
+            acquired_ids, acquired_detail = self.acquired.explained()
+            funded_ids, funded_detail = self.funded.explained()
+            ids = (*(f.event_id for _, f, _ in stakes), *acquired_ids, *funded_ids)
+            details = [d for _, _, (_, d) in stakes]
+            details += [d for d in (acquired_detail, funded_detail) if d]
+            self._explained = (ids, "; ".join(details))
+        return self._explained
+
+
+class _PeerPauses:
+    """peer_client_pause: the latest word of every other client, folded in event-time order."""
+
+    __slots__ = ("_fold", "half_life_days", "latest")
+
+    def __init__(self, half_life_days: float | None) -> None:
+        self.half_life_days = half_life_days
+        self.latest: dict[str, tuple[Fact, Term]] = {}
+        self._fold: _Fold | None = None
+
+    def set(self, client: str, fact: Fact, policy: Policy) -> None:
+        """`fact` is now the latest about `client`; it replaces what the client said before."""
+        term = _client_term(fact, policy)
+        if term is not None and term[0] > 0:
+            self.latest[client] = (fact, term)
+        elif self.latest.pop(client, None) is None:
+            return
+        self._fold = None
+
+    def fold(self) -> _Fold:
+        if self._fold is None:
+            self._fold = _Fold(self.half_life_days)
+            for fact, term in sorted(self.latest.values(), key=lambda e: e[0]):
+                self._fold.add(fact, term)
+        return self._fold
+
+    def hazard(self, at: float) -> float:
+        return self.fold().hazard(at)
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        return self.fold().explained()
+
+
+class _DataAtStake:
+    """The worth of every dataset held, combined as independent exposures (by dataset id)."""
+
+    __slots__ = ("_value", "worth")
+
+    def __init__(self) -> None:
+        self.worth: dict[str, tuple[Fact, float]] = {}
+        self._value: tuple[float, tuple[str, ...]] | None = None
+
+    def set(self, dataset: str, fact: Fact, policy: Policy) -> None:
+        """`fact` is now the latest about `dataset`: shared (with its worth) or revoked."""
+        worth = _dataset_worth(fact, policy)
+        if worth is not None:
+            self.worth[dataset] = (fact, worth)
+        elif self.worth.pop(dataset, None) is None:
+            return
+        self._value = None
+
+    def value(self) -> tuple[float, tuple[str, ...]]:
+        """(data at stake 0-1, the data.shared event ids behind it, sorted)."""
+        if self._value is None:
+            keep = 1.0
+            for dataset in sorted(self.worth):
+                keep *= 1.0 - self.worth[dataset][1]
+            ids = tuple(sorted(fact.event_id for fact, _ in self.worth.values()))
+            self._value = (1.0 - keep, ids)
+        return self._value
+
+
+class _Aggregates:
+    """What `score` needs from one vendor's facts under one policy, as of an instant.
+
+    `build` makes them from the facts known as of the instant; `update` brings them forward by
+    one newly applied fact. A fact that arrives late (older than the latest of its kind) makes
+    `update` rebuild just that part from the state, so the result is the same as `build`'s.
+    """
+
+    __slots__ = ("data", "mitigation", "ownership", "pauses", "policy", "risks", "summed", "synced")
+
+    def __init__(self, policy: Policy) -> None:
+        sig = policy.signals
+        self.policy = policy
+        self.synced = 0
+        self.data = _DataAtStake()
+        self.ownership = _Ownership(sig.competitor_ownership.half_life_days)
+        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days)
+        self.summed: dict[str, _Fold] = {
+            kind: _Fold(getattr(sig, signal).half_life_days)
+            for kind, (signal, _) in _SUMMED.items()
+        }
+        self.summed["ownership.acquired"] = self.ownership.acquired
+        self.summed["funding.round"] = self.ownership.funded
+        # (signal name, aggregate) in the order of SIGNALS; the objects are updated in place.
+        self.risks: tuple[tuple[str, Any], ...] = (
+            ("competitor_ownership", self.ownership),
+            ("key_person_to_competitor", self.summed["person.moved"]),
+            ("peer_client_pause", self.pauses),
+            ("security_incident", self.summed["security.incident"]),
+            ("workforce_growth", self.summed["workforce.changed"]),
+            ("demand_surge", self.summed["demand.changed"]),
+        )
+        self.mitigation = self.summed["vendor.statement"]
+
+    @classmethod
+    def build(cls, state: VendorState, policy: Policy, upto: float) -> _Aggregates:
+        agg = cls(policy)
+        for kind in _SUMMED:
+            agg._refold(state, kind, upto)
+        for facts in state.stakes.values():
+            for fact in facts:
+                if fact.t > upto:
+                    break
+                agg.ownership.offer_stake(fact, policy)
+        for client, facts in state.clients.items():
+            fact = latest(facts, upto)
+            if fact is not None:
+                agg.pauses.set(client, fact, policy)
+        for dataset, facts in state.datasets.items():
+            fact = latest(facts, upto)
+            if fact is not None:
+                agg.data.set(dataset, fact, policy)
+        agg.synced = state.event_count(upto)
+        return agg
+
+    def _refold(self, state: VendorState, kind: str, upto: float) -> None:
+        """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
+        fold = self.summed[kind]
+        fold.clear()
+        term_of = _SUMMED[kind][1]
+        for fact in state.facts(kind, upto):
+            term = term_of(fact.data, self.policy)
+            if term is not None and term[0] > 0:
+                fold.add(fact, term)
+        if kind in _OWNERSHIP_KINDS:
+            self.ownership.changed()
+
+    def update(self, state: VendorState, fact: Fact) -> None:
+        """Bring the aggregates forward by `fact`, the one fact applied since they were synced."""
+        kind = fact.type
+        data: Any = fact.data
+        if kind in self.summed:
+            facts = state.by_type[kind]
+            if facts[-1] is not fact:
+                self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
+            else:
+                term = _SUMMED[kind][1](data, self.policy)
+                if term is not None and term[0] > 0:
+                    self.summed[kind].add(fact, term)
+                    if kind in _OWNERSHIP_KINDS:
+                        self.ownership.changed()
+        elif kind in KEYED_BY_CLIENT:
+            client = normalise_org(data.client)
+            if state.clients[client][-1] is fact:
+                self.pauses.set(client, fact, self.policy)
+        elif kind in KEYED_BY_DATASET:
+            if state.datasets[data.dataset][-1] is fact:
+                self.data.set(data.dataset, fact, self.policy)
+        elif kind == "ownership.stake_acquired":
+            self.ownership.offer_stake(fact, self.policy)
+        self.synced += 1
+
+
+def _cached_aggregates(state: VendorState, policy: Policy) -> _Aggregates:
+    """The aggregates of all of `state`'s facts under `policy`, kept beside the state.
+
+    Keyed by policy version (same content, same numbers), synced by the count of applied events:
+    one behind is brought forward with `state.last_fact`; anything else is rebuilt.
+    """
+    cached: _Aggregates | None = state.caches.get(policy.version)
+    count = len(state.seen)
+    if cached is not None and cached.synced == count:
+        return cached
+    if cached is not None and cached.synced == count - 1 and state.last_fact is not None:
+        cached.update(state, state.last_fact)
+        return cached
+    cached = _Aggregates.build(state, policy, _FOREVER)
+    state.caches[policy.version] = cached
+    return cached
+
+
 def data_at_stake(state: VendorState, policy: Policy, at: float) -> tuple[float, tuple[str, ...]]:
     """Worth of the data the vendor holds as of `at` (0-1), and the data.shared event ids."""
-    weights = policy.data.classification_weights
-    volume = policy.data.volume
-    log_ref = math.log10(1 + volume.reference_records)
-    keep = 1.0
-    ids: list[str] = []
-    for facts in state.datasets.values():
+    held = _DataAtStake()
+    for dataset, facts in state.datasets.items():
         fact = latest(facts, at)
-        if fact is None or fact.type != "data.shared":
-            continue
-        data: Any = fact.data
-        scale = min(1.0, math.log10(1 + data.records) / log_ref)
-        worth = weights[data.classification] * (volume.floor + (1 - volume.floor) * scale)
-        keep *= 1.0 - min(1.0, worth)
-        ids.append(fact.event_id)
-    return 1.0 - keep, tuple(sorted(ids))
-
-
-def _ownership(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.competitor_ownership
-    hazard = _Hazard("competitor_ownership")
-    best: dict[str, tuple[float, Fact, str]] = {}
-    for facts in state.stakes.values():
-        for fact in facts:
-            if fact.t > at:
-                break
-            data: Any = fact.data
-            competitor = policy.competitor(data.investor)
-            if competitor is None:
-                continue
-            strength = (
-                sig.weight * min(1.0, data.stake_pct / sig.full_stake_pct)
-                + sig.board_seat_weight * data.board_seats
-                + sig.voting_control_weight * data.voting_control
-            ) * _decay(sig.half_life_days, at - fact.t)
-            # A stake is the resulting holding: the strongest report per competitor counts once.
-            if competitor not in best or strength > best[competitor][0]:
-                seats = f", {data.board_seats} board seat(s)" if data.board_seats else ""
-                control = ", voting control" if data.voting_control else ""
-                detail = (
-                    f"{competitor} (competitor) holds {_pct(data.stake_pct)}"
-                    f"{_usd(data.amount_usd)}{seats}{control}"
-                )
-                best[competitor] = (strength, fact, detail)
-    for strength, fact, detail in sorted(best.values(), key=lambda b: (-b[0], b[1])):
-        hazard.add(strength, fact, detail)
-    for fact in state.facts("ownership.acquired", at):
-        data = fact.data
-        competitor = policy.competitor(data.acquirer)
-        if competitor is not None:
-            amount = sig.acquisition_weight * _decay(sig.half_life_days, at - fact.t)
-            hazard.add(
-                amount, fact, f"acquired by {competitor} (competitor){_usd(data.amount_usd)}"
-            )
-    for fact in state.facts("funding.round", at):
-        data = fact.data
-        names = sorted({c for i in data.investors if (c := policy.competitor(i))})
-        if names:
-            amount = sig.funding_investor_weight * len(names)
-            amount *= _decay(sig.half_life_days, at - fact.t)
-            hazard.add(amount, fact, f"{', '.join(names)} invested in its {data.round} round")
-    return hazard
-
-
-def _key_people(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.key_person_to_competitor
-    hazard = _Hazard("key_person_to_competitor")
-    for fact in state.facts("person.moved", at):
-        data: Any = fact.data
-        competitor = policy.competitor(data.to_org)
-        if competitor is None or policy.competitor(data.from_org) is not None:
-            continue
-        amount = sig.weight * sig.seniority[data.seniority]
-        amount *= _decay(sig.half_life_days, at - fact.t)
-        hazard.add(amount, fact, f"{data.person} ({data.role}) joined {competitor}")
-    return hazard
-
-
-def _peer_pauses(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.peer_client_pause
-    hazard = _Hazard("peer_client_pause")
-    for facts in state.clients.values():
-        fact = latest(facts, at)
-        if fact is None or fact.type == "client.resumed":
-            continue
-        data: Any = fact.data
-        if policy.is_own_organisation(data.client):
-            continue  # our own decision is not evidence about the vendor
-        terminated = fact.type == "client.terminated"
-        amount = sig.weight * (sig.terminated_multiplier if terminated else 1.0)
-        amount *= _decay(sig.half_life_days, at - fact.t)
-        verb = "ended" if terminated else "paused"
-        hazard.add(amount, fact, f"{data.client} {verb} work")
-    return hazard
-
-
-def _incidents(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.security_incident
-    hazard = _Hazard("security_incident")
-    for fact in state.facts("security.incident", at):
-        data: Any = fact.data
-        amount = sig.weight * sig.severity[data.severity]
-        amount *= _decay(sig.half_life_days, at - fact.t)
-        hazard.add(amount, fact, f"{data.severity} incident: {data.title}")
-    return hazard
-
-
-def _workforce(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.workforce_growth
-    hazard = _Hazard("workforce_growth")
-    for fact in state.facts("workforce.changed", at):
-        data: Any = fact.data
-        if data.contractors_added <= 0:
-            continue
-        remote = (data.remote_share_pct or 0.0) / 100.0
-        amount = sig.weight * min(1.0, data.contractors_added / sig.reference_added)
-        amount *= (1.0 + sig.remote_weight * remote) * _decay(sig.half_life_days, at - fact.t)
-        share = f", {_pct(data.remote_share_pct)} remote" if data.remote_share_pct else ""
-        detail = f"+{data.contractors_added:,} contractors in {data.period_days} days{share}"
-        hazard.add(amount, fact, detail)
-    return hazard
-
-
-def _demand(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.demand_surge
-    hazard = _Hazard("demand_surge")
-    for fact in state.facts("demand.changed", at):
-        data: Any = fact.data
-        factor = data.factor if data.factor is not None else sig.assumed_factor
-        if factor < sig.min_factor:
-            continue
-        amount = sig.weight * math.log2(factor) * _decay(sig.half_life_days, at - fact.t)
-        note = "" if data.factor is not None else " (not reported; policy assumes)"
-        hazard.add(amount, fact, f"demand x{factor:g}{note}")
-    return hazard
-
-
-def _mitigation(state: VendorState, policy: Policy, at: float) -> _Hazard:
-    sig = policy.signals.vendor_mitigation
-    hazard = _Hazard("vendor_mitigation")
-    for fact in state.facts("vendor.statement", at):
-        data: Any = fact.data
-        amount = sig.weight * sig.kinds[data.kind] * _decay(sig.half_life_days, at - fact.t)
-        text = data.text if len(data.text) <= 80 else data.text[:79] + "…"
-        hazard.add(amount, fact, f"{data.kind}: {text}")
-    return hazard
-
-
-_RISK_SIGNALS = (_ownership, _key_people, _peer_pauses, _incidents, _workforce, _demand)
+        if fact is not None:
+            held.set(dataset, fact, policy)
+    return held.value()
 
 
 def _timestamp(at: datetime | float | None, state: VendorState) -> float:
@@ -286,42 +558,67 @@ def _timestamp(at: datetime | float | None, state: VendorState) -> float:
     return float(at)
 
 
-def _contribution(hazard: _Hazard, points: float) -> Contribution:
-    return Contribution(
-        signal=hazard.signal,
-        points=round(points, 2),
-        event_ids=tuple(hazard.event_ids),
-        detail="; ".join(hazard.details),
-    )
+def score(
+    state: VendorState,
+    policy: Policy,
+    at: datetime | float | None = None,
+    *,
+    cached: bool = True,
+) -> Score:
+    """The vendor's explained score as of event time `at` (default: its latest event).
 
-
-def score(state: VendorState, policy: Policy, at: datetime | float | None = None) -> Score:
-    """The vendor's explained score as of event time `at` (default: its latest event)."""
+    As of the latest event or later, the aggregates cached beside the state are used and kept up
+    to date (O(signals) per call in the live pipeline); before it, or with `cached=False`, they
+    are built from the facts known at `at`. Both give the same Score.
+    """
     t = _timestamp(at, state)
-    stake, data_ids = data_at_stake(state, policy, t)
-    risks = [h for h in (fn(state, policy, t) for fn in _RISK_SIGNALS) if h.total > 0]
-    mitigation = _mitigation(state, policy, t)
-    positive = sum(h.total for h in risks)
-    offset = min(mitigation.total, policy.signals.vendor_mitigation.max_offset_ratio * positive)
+    if cached and (state.last_t is None or t >= state.last_t):
+        aggregates = _cached_aggregates(state, policy)
+    else:
+        aggregates = _Aggregates.build(state, policy, t)
+    return _explain(state, policy, t, aggregates)
+
+
+def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
+    """Combine the signals as of `t` into the score and its contributions."""
+    stake, data_ids = aggregates.data.value()
+    risks: list[tuple[str, float, Any]] = []
+    positive = 0.0
+    for name, signal in aggregates.risks:
+        hazard = signal.hazard(t)
+        if hazard > 0:
+            positive += hazard
+            risks.append((name, hazard, signal))
+    mitigation = aggregates.mitigation
+    offset = min(mitigation.hazard(t), policy.signals.vendor_mitigation.max_offset_ratio * positive)
     unmitigated = 100.0 * stake * (1.0 - math.exp(-positive))
     value = 100.0 * stake * (1.0 - math.exp(-(positive - offset)))
-    contributions = [_contribution(h, unmitigated * h.total / positive) for h in risks]
-    contributions.sort(key=lambda c: (-c.points, c.signal))
+    # Largest first, ties by signal name: sort plain tuples, then build the contributions.
+    ranked = sorted(
+        (-round(unmitigated * hazard / positive, 2), name, signal) for name, hazard, signal in risks
+    )
+    contributions = [
+        Contribution(name, -points, *signal.explained()) for points, name, signal in ranked
+    ]
     if offset > 0:
-        contributions.append(_contribution(mitigation, value - unmitigated))
+        contributions.append(
+            Contribution(
+                "vendor_mitigation", round(value - unmitigated, 2), *mitigation.explained()
+            )
+        )
     value = round(value, 2)
     return Score(
-        vendor_id=state.vendor_id,
-        name=state.name(t),
-        score=value,
-        severity=policy.severity(value),
-        data_at_stake=round(stake, 4),
-        likelihood=round(1.0 - math.exp(-(positive - offset)), 4),
-        contributions=tuple(contributions),
-        data_event_ids=data_ids,
-        policy_version=policy.version,
-        as_of=datetime.fromtimestamp(t, UTC),
-        event_count=state.event_count(t),
+        state.vendor_id,
+        state.name(t),
+        value,
+        policy.severity(value),
+        round(stake, 4),
+        round(1.0 - math.exp(-(positive - offset)), 4),
+        tuple(contributions),
+        data_ids,
+        policy.version,
+        datetime.fromtimestamp(t, UTC),
+        state.event_count(t),
     )
 
 

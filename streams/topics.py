@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+GROUP_ID = "vendorwatch"
+"""The Faust app id, which is also the workers' Kafka consumer group."""
+
 RAW = "vendorwatch.events.raw"
 """Anything producers send; the validate agent reads it."""
 EVENTS = "vendorwatch.events"
