@@ -305,10 +305,11 @@ def portfolio() -> Json:
     vendors_table = Panel(
         "table",
         "Vendors by risk",
+        # `max by (vendor)` drops __name__, which differs per query and would stop the merge.
         [
-            Query(score, instant=True, table=True),
-            Query(severity, instant=True, table=True),
-            Query(at_stake, instant=True, table=True),
+            Query(f"max by (vendor) ({score})", instant=True, table=True),
+            Query(f"max by (vendor) ({severity})", instant=True, table=True),
+            Query(f"max by (vendor) ({at_stake})", instant=True, table=True),
         ],
         width=14,
         height=10,
@@ -324,7 +325,7 @@ def portfolio() -> Json:
             {
                 "id": "organize",
                 "options": {
-                    "excludeByName": {"Time": True},
+                    "excludeByName": {"Time": True, "__name__": True},
                     "indexByName": {
                         "vendor": 0,
                         "Value #A": 1,
