@@ -292,8 +292,11 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         for tp in revoked:
+            metrics.forget_partition(tp.topic, tp.partition)
             if tp.topic == topics.EVENTS:
-                processor.forget(tp.partition)
+                # the new owner exports these vendors' gauges; a stale copy here would linger
+                for vendor_id in processor.forget(tp.partition):
+                    metrics.forget_vendor(vendor_id)
 
     register_views(pipeline)
     health.install(app)

@@ -90,11 +90,13 @@ class Processor:
             self.process(partition, event)  # same path as live; its output was published before
         return count
 
-    def forget(self, partition: int) -> None:
-        """Drop a revoked partition: its new owner rebuilds it."""
-        for vendor_id in self.states.pop(partition, {}):
+    def forget(self, partition: int) -> list[str]:
+        """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""
+        dropped = list(self.states.pop(partition, {}))
+        for vendor_id in dropped:
             self.published.pop(vendor_id, None)
             self.alerts.pop(vendor_id, None)
+        return dropped
 
     def process(self, partition: int, event: Event) -> Outcome:
         """Apply one event; report its vendor's new score and whether it differs from the last
