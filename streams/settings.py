@@ -19,7 +19,11 @@ class Settings(BaseSettings):
     """Every knob of a vendorwatch process; README "Configuration" lists them with examples."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, validate_default=True
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # `KEY=` in an env file means unset, not ""
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
     )
 
     bootstrap_servers: str | None = Field(
