@@ -368,7 +368,7 @@ def ingest(
     finally:
         producer.close()
     for error in report.rejected[:20]:
-        err_console.print(f"{source}: {error}", highlight=False, markup=False)
+        err_console.print(f"{source}: {error}", highlight=False, markup=False, soft_wrap=True)
     if len(report.rejected) > 20:
         err_console.print(f"… and {len(report.rejected) - 20} more invalid lines")
     console.print(
