@@ -4,7 +4,8 @@
 embedded Tansu broker on loopback, with the on-disk journal restored into it first and mirrored
 while it runs, so the history survives a restart although Tansu only keeps memory.
 The embedded broker's address is written to `DATA_DIR/embedded.json` while it runs so that other
-commands (`vendorwatch ingest`, `replay`, ...) find it without flags.
+commands (`vendorwatch ingest`, `replay`, ...) find it without flags; `kcat_bootstrap_servers`
+there is the address for librdkafka 2.0 clients such as Debian 12's kcat (streams/compat_proxy.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 
 from vendorwatch.streams import group_offsets, topics
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.compat_proxy import CompatProxy
 from vendorwatch.streams.settings import Settings
 from vendorwatch.streams.topics import GROUP_ID
 
@@ -38,10 +40,16 @@ def journal_dir(settings: Settings) -> Path:
     return settings.data_dir / "journal"
 
 
-def _write_embedded_marker(settings: Settings, bootstrap: str) -> Path:
+def _write_embedded_marker(settings: Settings, bootstrap: str, kcat_bootstrap: str) -> Path:
     path = settings.data_dir / EMBEDDED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps({"bootstrap_servers": bootstrap, "pid": os.getpid()}))
+    marker = {
+        "bootstrap_servers": bootstrap,
+        # for librdkafka 2.0 clients (Debian 12's kcat): see streams/compat_proxy.py
+        "kcat_bootstrap_servers": kcat_bootstrap,
+        "pid": os.getpid(),
+    }
+    path.write_bytes(orjson.dumps(marker))
     return path
 
 
@@ -82,7 +90,10 @@ def kafka_for(settings: Settings) -> Iterator[str]:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = settings.broker_port or None
-    with EmbeddedBroker(port, log_path=settings.data_dir / "broker.log") as broker:
+    with (
+        EmbeddedBroker(port, log_path=settings.data_dir / "broker.log") as broker,
+        CompatProxy(broker.host, broker.port) as kcat_proxy,
+    ):
         bootstrap = broker.bootstrap_servers
         create_topics(bootstrap, topics.ALL_TOPICS, settings.partitions)
         report = asyncio.run(restore(journal_dir(settings), bootstrap))
@@ -92,12 +103,13 @@ def kafka_for(settings: Settings) -> Iterator[str]:
         log.info(
             "embedded_broker_ready",
             bootstrap_servers=bootstrap,
+            kcat_bootstrap_servers=kcat_proxy.bootstrap_servers,
             restored=report.records,
             restored_group_offsets=len(saved[1]) if saved else 0,
             restore_seconds=round(report.seconds, 3),
             start_seconds=broker.ready_seconds,
         )
-        marker = _write_embedded_marker(settings, bootstrap)
+        marker = _write_embedded_marker(settings, bootstrap, kcat_proxy.bootstrap_servers)
         try:
             yield bootstrap
         finally:
