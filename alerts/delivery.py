@@ -191,9 +191,7 @@ class Deliverer:
     def _log(self, level: str, event: str, n: Notification, **fields: object) -> None:
         # Looked up per call, not bound once: a logger bound at construction would keep the
         # structlog configuration of that moment and miss the application's later setup.
-        getattr(log, level)(
-            event, sink=self.sink.name, key=n.idempotency_key, vendor=n.vendor_id, **fields
-        )
+        getattr(log, level)(event, sink=self.sink.name, **n.log_fields(), **fields)
 
     def _duplicate(self, n: Notification, reason: str) -> DeliveryReport:
         self._metrics.outcome(self.sink.name, "duplicate", None)

@@ -132,6 +132,18 @@ class Notification(BaseModel):
         """The items that resolved in this notification."""
         return tuple(a for a in self.alerts if a.status == "resolved")
 
+    def log_fields(self) -> dict[str, object]:
+        """The fields every log line about this notification carries, so that searching the
+        logs for a vendor, an alert fingerprint or an event id finds its notifications and
+        their deliveries (an event id: every notification whose alerts it stands behind)."""
+        event_ids = dict.fromkeys(e for a in self.alerts for e in a.event_ids)
+        return {
+            "vendor_id": self.vendor_id,
+            "fingerprints": [a.fingerprint for a in self.alerts],
+            "event_ids": list(event_ids),
+            "idempotency_key": self.idempotency_key,
+        }
+
     def to_json_bytes(self) -> bytes:
         """Serialise for Kafka and the webhook body (datetimes as ISO 8601 with offset)."""
         return orjson.dumps(self.model_dump(mode="json"))

@@ -98,12 +98,10 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
             alerting.on_notification(notification)
         log.info(
             "notification",
-            vendor_id=notification.vendor_id,
             status=notification.status,
             severity=notification.severity,
-            fingerprints=[a.fingerprint for a in notification.alerts],
-            idempotency_key=notification.idempotency_key,
             text=fallback_text(notification),
+            **notification.log_fields(),
         )
         # Sinks are independent: one being down must not delay the others.
         reports = await asyncio.gather(*(d.deliver(notification) for d in alerting.deliverers))

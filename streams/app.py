@@ -23,7 +23,7 @@ from faust.types import EventT
 from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
 from vendorwatch.streams import health, metrics, topics
-from vendorwatch.streams.deadletter import dead_letter
+from vendorwatch.streams.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.history import read_events
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
 from vendorwatch.streams.policy import Policy
@@ -175,12 +175,17 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 except InvalidEvent as exc:
                     metrics.EVENTS_REJECTED.labels(reason=exc.reason).inc()
                     metrics.DLQ_MESSAGES.labels(topic=topics.EVENTS_DLQ).inc()
+                    # one line per rejected message: the ids it claims (none for garbage)
+                    # and where it came from, which is also where the DLQ record points
                     log.warning(
                         "event_rejected",
                         reason=exc.reason,
                         error=str(exc),
+                        origin="kafka",
+                        topic=message.topic,
                         partition=message.partition,
                         offset=message.offset,
+                        **claimed_ids(message.value, message.key),
                     )
                     await dlq_topic.send(
                         key=message.key,
@@ -232,9 +237,12 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 except InvalidEvent as exc:  # only if someone wrote to the topic directly
                     log.error(
                         "invalid_event_in_history",
+                        reason=exc.reason,
                         error=str(exc),
+                        topic=message.topic,
                         partition=message.partition,
                         offset=message.offset,
+                        **claimed_ids(message.value, message.key),
                     )
                     continue
                 outcome = processor.process(message.partition, parsed)

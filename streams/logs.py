@@ -4,6 +4,14 @@ JSON lines in production (`VENDORWATCH_LOG_FORMAT=json`), readable console lines
 A processor masks every registered secret value (webhook URLs, tokens; see `alerts.redact`)
 wherever it appears in a line, before and after rendering, so a secret that slips into an
 exception message or a library's log still never reaches the output.
+
+In JSON mode every line on stderr must parse, so that a log shipper never has to guess: Python
+warnings and uncaught exceptions (in the main thread or any other) are routed through the same
+formatter instead of being printed as free text by the interpreter.
+
+Field conventions (docs/operations.md lists them): a line about one event carries `event_id` and
+`vendor_id`; a line about one alert also `fingerprint`; a line about a notification (several
+alerts of one vendor) carries `vendor_id`, `fingerprints`, `event_ids` and `idempotency_key`.
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+import threading
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
@@ -90,4 +100,32 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
+    )
+    logging.captureWarnings(True)  # `warnings.warn` text goes through the formatter too
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """Log an exception that is about to end the process as one (JSON) line, then exit as usual.
+
+    The interpreter's default hook prints a multi-line traceback, which a JSON log pipeline
+    splits into unparseable fragments; Ctrl-C keeps its short default rendering.
+    """
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    structlog.get_logger("vendorwatch").critical("uncaught_exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """The same for an exception that ends a thread (the process goes on)."""
+    if args.exc_type is SystemExit:
+        return
+    structlog.get_logger("vendorwatch").error(
+        "uncaught_exception_in_thread",
+        thread=args.thread.name if args.thread else None,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
     )

@@ -139,7 +139,12 @@ class ScoreView:
                     try:
                         apply(record.value)
                     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                        log.warning("view_skipped_record", topic=tp.topic, offset=record.offset)
+                        log.warning(
+                            "view_skipped_record",
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            offset=record.offset,
+                        )
             if batches:
                 self.changed.set()
             if not self.caught_up.is_set() and await self._is_caught_up(consumer, tps):

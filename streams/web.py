@@ -16,6 +16,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, validate_event
+from vendorwatch.streams.deadletter import claimed_in
 
 if TYPE_CHECKING:
     from vendorwatch.streams.app import Pipeline
@@ -25,14 +26,18 @@ log = structlog.get_logger(__name__)
 MAX_EVENTS_PER_REQUEST = 1000
 
 
-def _authorized(request: Request, token: str | None) -> bool:
+def _refusal(request: Request, token: str | None) -> str | None:
+    """Why the request may not post events (None: it may). The reason is logged, never the
+    credential the client presented: a near miss of the real token is a secret too."""
     if not token:
-        return False
+        return "ingest_disabled"
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+        return "no_bearer_token"
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return "wrong_token"
+    return None
 
 
 def register_views(pipeline: Pipeline) -> None:
@@ -75,25 +80,33 @@ def register_views(pipeline: Pipeline) -> None:
     @app.page("/events")
     class Events(View):  # type: ignore[misc]
         async def post(self, request: Request) -> Response:
-            if not _authorized(request, token):
+            refused = _refusal(request, token)
+            if refused is not None:
+                log.warning("ingest_unauthorized", reason=refused, peer=request.remote)
                 return self.json(
                     {"error": "missing or wrong bearer token"},
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="vendorwatch"'},
                 )
             length = request.content_length
+            too_large = f"body larger than {settings.max_request_bytes} bytes"
             if length is not None and length > settings.max_request_bytes:
-                return self.error(413, f"body larger than {settings.max_request_bytes} bytes")
+                log.warning("ingest_refused", reason="too_large", bytes=length)
+                return self.error(413, too_large)
             try:
                 body = await request.read()
             except Exception:  # aiohttp raises HTTPRequestEntityTooLarge past client_max_size
-                return self.error(413, f"body larger than {settings.max_request_bytes} bytes")
+                log.warning("ingest_refused", reason="too_large", bytes=length)
+                return self.error(413, too_large)
             try:
                 payload: Any = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
+                # the body was meant as events but names none: one rejection, like the raw topic
+                log.warning("event_rejected", reason="invalid_json", error=str(exc), origin="http")
                 return self.error(400, f"invalid JSON: {exc}")
             items = payload if isinstance(payload, list) else [payload]
             if not items or len(items) > MAX_EVENTS_PER_REQUEST:
+                log.warning("ingest_refused", reason="batch_size", count=len(items))
                 return self.error(400, f"send 1 to {MAX_EVENTS_PER_REQUEST} events per request")
             events, errors = [], []
             for index, item in enumerate(items):
@@ -101,8 +114,15 @@ def register_views(pipeline: Pipeline) -> None:
                     events.append(validate_event(item))
                 except InvalidEvent as exc:
                     errors.append({"index": index, "reason": exc.reason, "error": str(exc)})
+                    log.warning(
+                        "event_rejected",
+                        reason=exc.reason,
+                        error=str(exc),
+                        origin="http",
+                        index=index,
+                        **claimed_in(item),
+                    )
             if errors:
-                log.info("events_rejected_http", count=len(errors))
                 return self.json(
                     {"error": "invalid events; none accepted", "errors": errors}, status=400
                 )
