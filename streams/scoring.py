@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from vendorwatch.streams.policy import Policy, Severity, normalise_org
 from vendorwatch.streams.state import KEYED_BY_CLIENT, KEYED_BY_DATASET, Fact, VendorState, latest
@@ -51,9 +51,11 @@ SIGNALS: tuple[str, ...] = (
 _FOREVER = math.inf
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """One signal's share of a score, and the events behind it."""
+class Contribution(NamedTuple):
+    """One signal's share of a score, and the events behind it.
+
+    An immutable named tuple: several are built per score, and a tuple is built in C.
+    """
 
     signal: str
     points: float
@@ -435,12 +437,24 @@ class _Aggregates:
     `update` rebuild just that part from the state, so the result is the same as `build`'s.
     """
 
-    __slots__ = ("data", "mitigation", "ownership", "pauses", "policy", "risks", "summed", "synced")
+    __slots__ = (
+        "data",
+        "mitigation",
+        "name",
+        "ownership",
+        "pauses",
+        "policy",
+        "risks",
+        "summed",
+        "synced",
+    )
 
     def __init__(self, policy: Policy) -> None:
         sig = policy.signals
         self.policy = policy
         self.synced = 0
+        self.name: str | None = None
+        """The registered name, if the vendor is registered."""
         self.data = _DataAtStake()
         self.ownership = _Ownership(sig.competitor_ownership.half_life_days)
         self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days)
@@ -479,6 +493,8 @@ class _Aggregates:
             fact = latest(facts, upto)
             if fact is not None:
                 agg.data.set(dataset, fact, policy)
+        registered = latest(state.by_type.get("vendor.registered", []), upto)
+        agg.name = registered.data.name if registered is not None else None  # type: ignore[attr-defined]
         agg.synced = state.event_count(upto)
         return agg
 
@@ -517,6 +533,8 @@ class _Aggregates:
                 self.data.set(data.dataset, fact, self.policy)
         elif kind == "ownership.stake_acquired":
             self.ownership.offer_stake(fact, self.policy)
+        elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
+            self.name = data.name
         self.synced += 1
 
 
@@ -597,19 +615,18 @@ def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregat
     ranked = sorted(
         (-round(unmitigated * hazard / positive, 2), name, signal) for name, hazard, signal in risks
     )
-    contributions = [
-        Contribution(name, -points, *signal.explained()) for points, name, signal in ranked
-    ]
+    contributions = []
+    for points, name, signal in ranked:
+        event_ids, detail = signal.explained()
+        contributions.append(Contribution(name, -points, event_ids, detail))
     if offset > 0:
-        contributions.append(
-            Contribution(
-                "vendor_mitigation", round(value - unmitigated, 2), *mitigation.explained()
-            )
-        )
+        event_ids, detail = mitigation.explained()
+        points = round(value - unmitigated, 2)
+        contributions.append(Contribution("vendor_mitigation", points, event_ids, detail))
     value = round(value, 2)
     return Score(
         state.vendor_id,
-        state.name(t),
+        aggregates.name or state.vendor_id,
         value,
         policy.severity(value),
         round(stake, 4),

@@ -1,0 +1,178 @@
+"""Hypothesis strategies for valid vendorwatch events.
+
+Events are built as JSON and go through `parse_event`, the one door into the domain, so the
+properties are about what the pipeline really folds. Organisation names come from the default
+policy (competitors and their aliases, in odd spellings, our own organisation) plus others, so
+competitor matching is exercised; times come from a small window with deliberate ties so that
+ordering by (event time, id) matters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from hypothesis import strategies as st
+
+from vendorwatch.schemas import Event, parse_event
+from vendorwatch.streams.policy import load_policy
+
+POLICY = load_policy()
+COMPETITOR_NAMES = [n for c in POLICY.competitors for n in c.names()]
+OWN_NAMES = POLICY.organisation.names()
+OTHER_NAMES = ["Anthropic", "Cohere", "Accel", "Sequoia Capital", "Scale AI", "Handshake"]
+VENDORS = ["scale-ai", "handshake", "turing"]
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+WINDOW_SECONDS = 400 * 86_400
+END = START + timedelta(seconds=WINDOW_SECONDS)
+"""Every generated event time is within [START, END]."""
+
+TIES = [START + timedelta(days=d) for d in (30, 30.5, 200)]
+
+competitor = st.sampled_from(COMPETITOR_NAMES).flatmap(
+    lambda n: st.sampled_from([n, n.upper(), n.lower(), f" {n}, "])
+)
+"""A competitor as events spell it: any alias, any case, stray punctuation."""
+organisation = st.one_of(competitor, st.sampled_from(OWN_NAMES), st.sampled_from(OTHER_NAMES))
+clients = st.sampled_from(["OpenAI", "xAI", "Google", "Anthropic"]).flatmap(
+    lambda n: st.sampled_from([n, n.upper(), f"{n}."])
+)
+"""Few clients, so that pauses, resumes and ends of the same client meet in one history."""
+names = st.text(alphabet="abcdefgh XYZ", min_size=1, max_size=12).filter(str.strip)
+pct = st.one_of(st.sampled_from([0.0, 10.0, 49.0, 50.0, 100.0]), st.floats(0, 100, allow_nan=False))
+"""Round figures often, so that equal stakes (ties) happen."""
+usd = st.one_of(st.none(), st.floats(0, 1e12, allow_nan=False))
+
+instants = st.one_of(
+    st.integers(0, WINDOW_SECONDS).map(lambda s: START + timedelta(seconds=s)),
+    st.sampled_from(TIES),
+)
+offsets = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))])
+
+
+def _time(instant: datetime, tz: timezone) -> str:
+    return instant.astimezone(tz).isoformat()
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "vendor.registered": st.fixed_dictionaries(
+        {"name": names, "aliases": st.lists(names, max_size=3)}
+    ),
+    "vendor.alias_added": st.fixed_dictionaries({"alias": names}),
+    "data.shared": st.fixed_dictionaries(
+        {
+            "dataset": st.sampled_from(["ds-a", "ds-b", "ds-c"]),
+            "classification": st.sampled_from(["public", "internal", "confidential", "restricted"]),
+            "records": st.integers(0, 10**9),
+        }
+    ),
+    "data.revoked": st.fixed_dictionaries({"dataset": st.sampled_from(["ds-a", "ds-b", "ds-c"])}),
+    "ownership.stake_acquired": st.fixed_dictionaries(
+        {
+            "investor": organisation,
+            "stake_pct": pct,
+            "amount_usd": usd,
+            "board_seats": st.integers(0, 5),
+            "voting_control": st.booleans(),
+        }
+    ),
+    "ownership.acquired": st.fixed_dictionaries({"acquirer": organisation, "amount_usd": usd}),
+    "funding.round": st.fixed_dictionaries(
+        {
+            "round": st.sampled_from(["Seed", "Series A"]),
+            "amount_usd": st.floats(0, 1e10, allow_nan=False),
+            "investors": st.lists(organisation, max_size=4),
+        }
+    ),
+    "person.moved": st.fixed_dictionaries(
+        {
+            "person": names,
+            "role": st.sampled_from(["CEO", "CTO", "Engineer"]),
+            "from_org": st.one_of(st.just("Scale AI"), organisation),
+            "to_org": organisation,
+            "seniority": st.sampled_from(["executive", "senior", "staff"]),
+        }
+    ),
+    "client.paused": st.fixed_dictionaries({"client": clients}),
+    "client.resumed": st.fixed_dictionaries({"client": clients}),
+    "client.terminated": st.fixed_dictionaries({"client": clients}),
+    "security.incident": st.fixed_dictionaries(
+        {
+            "title": names,
+            "severity": st.sampled_from(["low", "medium", "high", "critical"]),
+        }
+    ),
+    "workforce.changed": st.fixed_dictionaries(
+        {
+            "contractors": st.integers(0, 10**6),
+            "contractors_added": st.integers(-1000, 5000),
+            "period_days": st.integers(1, 365),
+            "remote_share_pct": st.one_of(st.none(), pct),
+        }
+    ),
+    "demand.changed": st.fixed_dictionaries(
+        {"factor": st.one_of(st.none(), st.floats(0.1, 10, allow_nan=False))}
+    ),
+    "vendor.statement": st.fixed_dictionaries(
+        {
+            "kind": st.sampled_from(["statement", "remediation", "audit"]),
+            "text": st.text(max_size=100),
+        }
+    ),
+}
+
+
+@st.composite
+def raw_events(
+    draw: st.DrawFn,
+    event_type: str | None = None,
+    vendors: list[str] | None = None,
+    times: st.SearchStrategy[datetime] = instants,
+) -> dict[str, Any]:
+    """One valid event as a JSON-ready dict (ids are random; lists of events make them unique)."""
+    kind = event_type or draw(st.sampled_from(sorted(PAYLOADS)))
+    return {
+        "specversion": "1.0",
+        "id": f"e-{draw(st.integers(0, 10**9))}",
+        "source": "urn:vendorwatch:test:hypothesis",
+        "type": kind,
+        "time": _time(draw(times), draw(offsets)),
+        "subject": draw(st.sampled_from(vendors or VENDORS)),
+        "data": _drop_none(draw(PAYLOADS[kind])),
+    }
+
+
+def to_event(raw: dict[str, Any]) -> Event:
+    return parse_event(orjson.dumps(raw))
+
+
+def events(
+    event_type: str | None = None,
+    vendors: list[str] | None = None,
+    times: st.SearchStrategy[datetime] = instants,
+) -> st.SearchStrategy[Event]:
+    """Valid events, through `parse_event`."""
+    return raw_events(event_type, vendors, times).map(to_event)
+
+
+def histories(
+    min_size: int = 0, max_size: int = 40, vendors: list[str] | None = None
+) -> st.SearchStrategy[list[Event]]:
+    """Lists of events with distinct ids: a vendor history as it could arrive."""
+    return st.lists(
+        events(vendors=vendors), min_size=min_size, max_size=max_size, unique_by=lambda e: e.id
+    )
+
+
+@st.composite
+def competitor_stakes(draw: st.DrawFn, vendors: list[str] | None = None) -> Event:
+    """A stake acquired by a named competitor of the default policy."""
+    raw = draw(raw_events("ownership.stake_acquired", vendors))
+    raw["data"]["investor"] = draw(competitor)
+    return to_event(raw)
