@@ -1,0 +1,262 @@
+"""The pipeline's command line, run as a user runs it: `vendorwatch ingest`, `demo`, `worker`.
+
+Exit codes (streams/cli.py): 0 success, 1 bad input data, 2 misuse or bad configuration.
+The demo owns an embedded Tansu; whatever way it ends (done, Ctrl-C, SIGTERM, kill -9) the
+broker must not outlive it — it is found as a child process while the demo runs.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from vendorwatch.streams import topics
+from vendorwatch.streams.broker import EmbeddedBroker, free_loopback_port
+
+from .workers import (
+    VENDORWATCH,
+    demo_lines,
+    descendants,
+    event_line,
+    pid_alive,
+    read_topic,
+    wait_until,
+    worker_env,
+)
+
+pytestmark = pytest.mark.integration
+
+SCALE_AI_CRITICAL = re.compile(r"scale-ai\s*│\s*\d+\.\d\s*│\s*critical")
+TANSU = "tansu"
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VENDORWATCH, *args],
+        capture_output=True,
+        text=True,
+        env=env or worker_env(),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tansu_children(pid: int) -> set[int]:
+    """Tansu processes below ``pid``."""
+    found = set()
+    for child in descendants(pid):
+        try:
+            exe = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if Path(exe.decode(errors="replace")).name == TANSU:
+            found.add(child)
+    return found
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+
+def write_mixed_file(path: Path) -> tuple[list[bytes], list[int]]:
+    """Three valid events and two bad lines (line numbers 2 and 5), plus a blank line."""
+    valid = [
+        event_line("ing-1", "vendor.registered", "ing-a", {"name": "A"}, "2025-01-01T00:00:00Z"),
+        event_line("ing-2", "vendor.registered", "ing-b", {"name": "B"}, "2025-01-01T00:00:00Z"),
+        event_line(
+            "ing-3",
+            "security.incident",
+            "ing-a",
+            {"title": "leak", "severity": "high"},
+            "2025-01-02T00:00:00Z",
+        ),
+    ]
+    lines = [valid[0], b"{not json", valid[1], b"", b'{"type": "vendor.registered"}', valid[2]]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return valid, [2, 5]
+
+
+def test_ingest_reports_sent_and_rejected_and_exits_1(
+    fresh_kafka: EmbeddedBroker, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    _, bad_lines = write_mixed_file(path)
+    done = run_cli("ingest", str(path), "--bootstrap-servers", fresh_kafka.bootstrap_servers)
+    assert done.returncode == 1, done.stderr
+    assert "sent 3 event(s) to vendorwatch.events; rejected 2" in done.stdout
+    for number in bad_lines:
+        assert f"line {number}:" in done.stderr
+    records = read_topic(fresh_kafka.bootstrap_servers, topics.EVENTS, at_least=3)
+    assert sorted(orjson.loads(r.value)["id"] for r in records) == ["ing-1", "ing-2", "ing-3"]
+    assert {r.key for r in records} == {b"ing-a", b"ing-b"}  # keyed by vendor id
+    by_key: dict[bytes, set[int]] = {}
+    for record in records:
+        by_key.setdefault(record.key, set()).add(record.partition)
+    assert all(len(parts) == 1 for parts in by_key.values())  # one vendor, one partition
+
+
+def test_ingest_of_a_valid_file_exits_0(fresh_kafka: EmbeddedBroker, tmp_path: Path) -> None:
+    path = tmp_path / "demo.jsonl"
+    path.write_bytes(b"\n".join(demo_lines()) + b"\n")
+    done = run_cli("ingest", str(path), "--bootstrap-servers", fresh_kafka.bootstrap_servers)
+    assert done.returncode == 0, done.stderr
+    assert f"sent {len(demo_lines())} event(s) to vendorwatch.events; rejected 0" in done.stdout
+
+
+def test_ingest_raw_sends_every_line_to_the_raw_topic(
+    fresh_kafka: EmbeddedBroker, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    write_mixed_file(path)
+    done = run_cli(
+        "ingest", str(path), "--raw", "--bootstrap-servers", fresh_kafka.bootstrap_servers
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sent 5 event(s) to vendorwatch.events.raw; rejected 0" in done.stdout
+    raw = read_topic(fresh_kafka.bootstrap_servers, topics.RAW, at_least=5)
+    assert len(raw) == 5
+    assert b"{not json" in {r.value for r in raw}
+
+
+def test_ingest_without_kafka_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(demo_lines()[0] + b"\n")
+    done = run_cli("ingest", str(path), "--data-dir", str(tmp_path / "nothing-running"))
+    assert done.returncode == 2
+    assert "no Kafka configured" in done.stderr
+
+
+# --- configuration and usage -----------------------------------------------------------------
+
+
+def test_bad_environment_value_exits_2_naming_the_variable() -> None:
+    done = run_cli("worker", env=worker_env({"VENDORWATCH_WEB_PORT": "abc"}))
+    assert done.returncode == 2
+    assert "VENDORWATCH_WEB_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_bootstrap_servers_exits_2_naming_the_flag() -> None:
+    done = run_cli("worker", "--bootstrap-servers", "no-port-here")
+    assert done.returncode == 2
+    assert "--bootstrap-servers" in done.stderr.lower() or "BOOTSTRAP_SERVERS" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("worker", "--no-such-flag"),
+        ("ingest",),
+        ("demo", "--web-port", "not-a-number"),
+        ("frobnicate",),
+    ],
+    ids=["unknown-option", "missing-argument", "bad-option-value", "unknown-command"],
+)
+def test_misuse_exits_2_with_usage(args: tuple[str, ...]) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert "Usage: vendorwatch" in done.stderr
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def run_demo_until_scored(data_dir: Path, timeout: float = 30) -> tuple[str, float, set[int]]:
+    """`vendorwatch demo --until-scored`; returns its output, its duration and the Tansu pids it
+    ran (watched while it runs). Fails if it does not exit 0 within ``timeout``."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            VENDORWATCH,
+            "demo",
+            "--until-scored",
+            "--data-dir",
+            str(data_dir),
+            "--web-port",
+            str(free_loopback_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=worker_env(),
+    )
+    brokers: set[int] = set()
+    try:
+        while proc.poll() is None and time.monotonic() - started < timeout:
+            brokers |= tansu_children(proc.pid)
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            pytest.fail(f"demo still running after {timeout} s:\n{proc.communicate()[0].decode()}")
+    finally:
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, output
+    assert brokers, "no Tansu child seen: did the demo start its broker?"
+    return output, elapsed, brokers
+
+
+def journal_records(data_dir: Path, topic: str) -> int:
+    return sum(
+        len(path.read_bytes().splitlines()) for path in (data_dir / "journal" / topic).glob("*.log")
+    )
+
+
+@pytest.mark.slow
+def test_demo_scores_scale_ai_critical_then_restarts_from_its_journal(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    output, elapsed, brokers = run_demo_until_scored(data_dir)
+    assert elapsed < 30
+    assert SCALE_AI_CRITICAL.search(output), output
+    assert f"loaded {len(demo_lines())} scenario events" in output
+    assert not any(pid_alive(pid) for pid in brokers), "Tansu outlived the demo"
+    journaled = journal_records(data_dir, topics.EVENTS)
+    assert journaled == len(demo_lines())
+
+    again, _, brokers = run_demo_until_scored(data_dir)
+    assert SCALE_AI_CRITICAL.search(again), again
+    assert "history restored" in again
+    assert "scenario events" not in again  # not loaded a second time
+    assert journal_records(data_dir, topics.EVENTS) == journaled
+    assert not any(pid_alive(pid) for pid in brokers), "Tansu outlived the demo"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_no_orphan_broker_when_the_demo_is_stopped(tmp_path: Path, how: signal.Signals) -> None:
+    port = free_loopback_port()
+    proc = subprocess.Popen(
+        [VENDORWATCH, "demo", "--data-dir", str(tmp_path / "demo"), "--web-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=worker_env(),
+    )
+    try:
+        brokers = wait_until(lambda: tansu_children(proc.pid), "the demo's Tansu", timeout=20)
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200,
+            "the demo's worker to be ready",
+            timeout=30,
+        )
+        proc.send_signal(how)
+        code = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    if how is not signal.SIGKILL:
+        assert code in (0, 130, 143, -how.value), f"demo exited with {code} on {how.name}"
+    wait_until(
+        lambda: not any(pid_alive(pid) for pid in brokers),
+        f"Tansu {brokers} to exit after the demo got {how.name}",
+        timeout=10,
+    )
