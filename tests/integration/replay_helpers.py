@@ -1,0 +1,184 @@
+"""Helpers for the replay suites: run the CLI, put histories on a broker, read what live wrote.
+
+Workers, brokers and waiting come from ``workers.py`` (the pipeline suites' helpers); this
+module adds what only replay needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vendorwatch.schemas.codec import encode_event, parse_event
+from vendorwatch.streams import topics
+from vendorwatch.streams.replay import log_end_offsets, read_log
+
+from .workers import VENDORWATCH, WorkerProcess, demo_lines, produce, wait_until, worker_env
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+POLICIES = Path(__file__).resolve().parents[2] / "streams" / "data"
+DEFAULT_POLICY = POLICIES / "default_policy.yaml"
+HIGHER_STAKE_POLICY = POLICIES / "policies" / "higher_stake_threshold.yaml"
+
+SCORE_FIELDS = (
+    "vendor_id",
+    "name",
+    "score",
+    "severity",
+    "data_at_stake",
+    "likelihood",
+    "policy_version",
+    "as_of",
+    "event_count",
+    "contributions",
+    "data_event_ids",
+)
+"""Every field of `Score.to_dict()`: replay must reproduce a live score record in all of them."""
+
+
+def run_vw(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed `vendorwatch` with a clean environment (no developer VENDORWATCH_*)."""
+    return subprocess.run(
+        [VENDORWATCH, *args],
+        capture_output=True,
+        env=worker_env(env),
+        timeout=timeout,
+        input=stdin,
+        check=False,
+    )
+
+
+def ok_json(done: subprocess.CompletedProcess[bytes]) -> Any:
+    """The JSON a successful command printed; fails with its stderr otherwise."""
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return orjson.loads(done.stdout)
+
+
+def canonical(lines: Iterable[bytes]) -> list[bytes]:
+    """What the validator (or ingest) writes to `vendorwatch.events` for each line."""
+    return [encode_event(parse_event(line)) for line in lines]
+
+
+def put_history(bootstrap: str, lines: Sequence[bytes]) -> int:
+    """Produce events straight to `vendorwatch.events`, canonical and keyed by vendor id, in
+    multi-record batches (linger): what `vendorwatch ingest` does, minus the file."""
+    return produce(bootstrap, topics.EVENTS, canonical(lines))
+
+
+def demo_history() -> list[bytes]:
+    return canonical(demo_lines())
+
+
+def synthetic_history(events: int, vendors: int, seed: int = 7) -> list[bytes]:
+    """The benchmark's generator (realistic mix, 2% late events), canonical."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    from synthetic import generate  # type: ignore[import-not-found]
+
+    return canonical(generate(events, vendors, seed=seed))
+
+
+def read_topic_to_end(bootstrap: str, topic: str) -> dict[int, list[Any]]:
+    """Every record of `topic` as of now, per partition in offset order (fetch high watermark)."""
+
+    async def run() -> dict[int, list[Any]]:
+        ends = await log_end_offsets(bootstrap, topic)
+        found: dict[int, list[Any]] = {p: [] for p in ends}
+        await read_log(bootstrap, ends, lambda p, chunk: found[p].extend(chunk), topic=topic)
+        return found
+
+    return asyncio.run(run())
+
+
+def json_records(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """A topic's JSON values, partition after partition, each in offset order."""
+    by_partition = read_topic_to_end(bootstrap, topic)
+    return [
+        orjson.loads(r.value)
+        for p in sorted(by_partition)
+        for r in by_partition[p]
+        if r.value is not None
+    ]
+
+
+def score_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: record.get(name) for name in SCORE_FIELDS}
+
+
+def record_differences(
+    expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Differences between {vendor: score record} maps in every Score field; [] when equal."""
+    problems = [f"missing vendor {v}" for v in sorted(set(expected) - set(actual))]
+    problems += [f"unexpected vendor {v}" for v in sorted(set(actual) - set(expected))]
+    for vendor in sorted(set(expected) & set(actual)):
+        want, got = score_fields(expected[vendor]), score_fields(actual[vendor])
+        problems += [
+            f"{vendor}.{name}: want {want[name]!r}, got {got[name]!r}"
+            for name in SCORE_FIELDS
+            if want[name] != got[name]
+        ]
+    return problems
+
+
+def live_view(worker: WorkerProcess) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """`GET /vendors` and every `GET /vendors/{id}`."""
+    summary = worker.get_json("/vendors")
+    details = {v["vendor_id"]: worker.get_json(f"/vendors/{v['vendor_id']}") for v in summary}
+    return summary, details
+
+
+def alerts_of(item: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return sorted((a["fingerprint"], a["rule"], a["starts_at"]) for a in item["alerts"])
+
+
+def assert_replay_equals_live(
+    bootstrap: str, worker: WorkerProcess, *args: str, timeout: float
+) -> None:
+    """Replay at the end (the CLI, two jobs, `args`) against the live API, once live caught up:
+    every score field of every vendor, `GET /vendors` order, and the firing alerts."""
+    replayed = ok_json(
+        run_vw("replay", "--json", "--jobs", "2", "--bootstrap-servers", bootstrap, *args)
+    )
+    want = {item["vendor_id"]: item for item in replayed}
+
+    def differences() -> list[str]:
+        summary, details = live_view(worker)
+        problems = record_differences(want, details)
+        order = [(s["vendor_id"], s["score"], s["severity"], s["policy_version"]) for s in summary]
+        expected = [
+            (i["vendor_id"], i["score"], i["severity"], i["policy_version"]) for i in replayed
+        ]
+        if order != expected:
+            problems.append("GET /vendors differs from replay in order or summary fields")
+        problems += [
+            f"{vendor}: alerts live {alerts_of(details[vendor])} replay {alerts_of(want[vendor])}"
+            for vendor in sorted(set(want) & set(details))
+            if alerts_of(details[vendor]) != alerts_of(want[vendor])
+        ]
+        return problems
+
+    last: list[list[str]] = [[]]
+
+    def equal() -> bool:
+        last[0] = differences()
+        return not last[0]
+
+    wait_until(
+        equal,
+        "the live view to equal replay",
+        timeout=timeout,
+        interval=1.0,
+        describe=lambda: "\n".join(last[0][:20]) + "\n" + worker.describe(),
+    )
