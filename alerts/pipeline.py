@@ -127,6 +127,7 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
             groups: dict[str, list[dict[str, Any]]] = {}
             for event in batch:
                 message = event.message
+                metrics.EVENTS_CONSUMED.labels(topic=topics.ALERTS).inc()
                 if message.partition not in alerting.loaded_partitions:
                     await load_partition(message.partition, message.offset)
                 record = orjson.loads(message.value)

@@ -169,6 +169,10 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
             for event in batch:
                 message = event.message
                 metrics.EVENTS_CONSUMED.labels(topic=topics.RAW).inc()
+                # the input's freshness: "no events for N minutes" is about this partition
+                metrics.LAST_EVENT_TIMESTAMP.labels(
+                    topic=topics.RAW, partition=str(message.partition)
+                ).set(time.time())
                 produced = str(_produced_ms(event) or int(time.time() * 1000)).encode()
                 try:
                     parsed = parse_event(message.value)

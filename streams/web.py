@@ -16,6 +16,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, validate_event
+from vendorwatch.streams import metrics
 from vendorwatch.streams.deadletter import claimed_in
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ def register_views(pipeline: Pipeline) -> None:
                 await pipeline.events_topic.send(
                     key=event.subject.encode(), value=encode_event(event)
                 )
+                # validated here instead of by the validate agent, so counted here
+                metrics.EVENTS_ACCEPTED.labels(type=event.type).inc()
             return self.json({"accepted": [e.id for e in events]}, status=202)
 
     @app.page("/healthz")
