@@ -24,6 +24,7 @@ import structlog
 
 from vendorwatch.alerts.alertmanager import AlertmanagerSink
 from vendorwatch.alerts.delivery import Deliverer
+from vendorwatch.alerts.grouping import take_grouped
 from vendorwatch.alerts.ledger import FileDeliveryLedger
 from vendorwatch.alerts.notification import Notification
 from vendorwatch.alerts.notifier import Notifier
@@ -123,7 +124,7 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
 
     @app.agent(alerts_topic, name="notify")
     async def notify(stream: Any) -> None:
-        async for batch in stream.take_events(200, within=max(group_wait, 0.001)):
+        async for batch in take_grouped(stream, 200, within=max(group_wait, 0.001)):
             groups: dict[str, list[dict[str, Any]]] = {}
             for event in batch:
                 message = event.message
