@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ import pstats
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,54 @@ def fold_all(raw: Sequence[bytes], policy: Policy) -> tuple[Timing, dict[str, Sc
     return (time.perf_counter() - wall, _cpu() - cpu), published
 
 
+def parse_all(raw: Sequence[bytes], policy: Policy) -> Timing:
+    """Stage 1 of the breakdown: `parse_event` alone, results dropped."""
+    wall, cpu = time.perf_counter(), _cpu()
+    for message in raw:
+        parse_event(message)
+    return time.perf_counter() - wall, _cpu() - cpu
+
+
+def parse_apply_all(raw: Sequence[bytes], policy: Policy) -> Timing:
+    """Stage 2 of the breakdown: `parse_event` and `apply`, states kept, no scoring."""
+    states: dict[str, VendorState] = {}
+    wall, cpu = time.perf_counter(), _cpu()
+    for message in raw:
+        event = parse_event(message)
+        state = states.get(event.subject)
+        if state is None:
+            state = states[event.subject] = VendorState(event.subject)
+        apply(state, event)
+    return time.perf_counter() - wall, _cpu() - cpu
+
+
+def fold_without_gc(raw: Sequence[bytes], policy: Policy) -> Timing:
+    """The full fold with the cyclic garbage collector off: what the collector costs."""
+    gc.disable()
+    try:
+        return fold_all(raw, policy)[0]
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+def stages(raw: Sequence[bytes], policy: Policy, repeat: int) -> list[tuple[str, Timing]]:
+    """Where the time goes: each stage adds one step to the previous one, on the same events."""
+    steps: list[tuple[str, Callable[[Sequence[bytes], Policy], Timing]]] = [
+        ("orjson.loads", lambda r, _: decode_all(r)),
+        ("parse_event (validation)", parse_all),
+        ("+ apply (state kept)", parse_apply_all),
+        ("+ score (full fold)", lambda r, p: fold_all(r, p)[0]),
+        ("full fold, GC off", fold_without_gc),
+    ]
+    out = []
+    for name, step in steps:
+        runs = [step(raw, policy) for _ in range(repeat)]
+        out.append((name, (min(w for w, _ in runs), min(c for _, c in runs))))
+        gc.collect()
+    return out
+
+
 def digest(scores: dict[str, Score]) -> str:
     """A short hash of every vendor's final (score, severity): equal digests, equal results."""
     rows = sorted((v, s.score, s.severity) for v, s in scores.items())
@@ -96,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20250612)
     parser.add_argument("--repeat", type=int, default=1, help="runs per phase; the best counts")
     parser.add_argument("--profile", action="store_true", help="cProfile the fold instead")
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each step on its own (a breakdown)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write results JSON")
     args = parser.parse_args(argv)
     vendors = args.vendors or max(1, args.events // 100)
@@ -160,6 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"on {os.cpu_count()} CPUs"
     )
     print(f"scores digest {result['scores_digest']}", file=sys.stderr)
+    if args.stages:
+        del published
+        gc.collect()
+        breakdown = stages(raw, policy, args.repeat)
+        print("\n| stage | wall µs/event | CPU µs/event | CPU ev/s |")
+        print("|---|---:|---:|---:|")
+        for name, (wall_s, cpu_s) in breakdown:
+            print(f"| {name} | {1e6 * wall_s / n:.2f} | {1e6 * cpu_s / n:.2f} | {n / cpu_s:,.0f} |")
+        result["stages_cpu_us_per_event"] = {
+            name: round(1e6 * cpu_s / n, 2) for name, (_, cpu_s) in breakdown
+        }
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
         out = RESULTS / f"fold-{len(raw)}.json"

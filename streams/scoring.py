@@ -389,7 +389,8 @@ class _PeerPauses:
     def fold(self) -> _Fold:
         if self._fold is None:
             self._fold = _Fold(self.half_life_days)
-            for fact, term in sorted(self.latest.values(), key=lambda e: e[0]):
+            # (fact, term) pairs sort by fact: facts are unique, so terms are never compared.
+            for fact, term in sorted(self.latest.values()):
                 self._fold.add(fact, term)
         return self._fold
 
