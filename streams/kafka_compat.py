@@ -28,6 +28,12 @@ Deviations and their workaround:
 7. DescribeGroups fills ``authorized_operations`` although the client did not ask for it, and
    kafka-python 3.0's ``KafkaAdminClient.describe_groups`` dies parsing it (ValueError: 15 is not
    a valid ACLOperation) -> describe groups with aiokafka's ``AIOKafkaAdminClient``.
+8. A fetch long poll is not completed when records arrive: Tansu answers after a fraction of
+   ``fetch_max_wait_ms`` however early they came (measured: median ~0.25x, worst ~0.5x the
+   wait). Faust hard-codes 1500 ms for its worker consumer, so each hop of the pipeline (raw ->
+   validate, events -> score, alerts -> notify) added ~0.4 s median, ~0.7 s worst, and a
+   single alert took ~2.4 s to reach its webhook on an idle worker -> the worker consumer waits
+   :data:`FAUST_FETCH_MAX_WAIT_MS` (:func:`apply_aiokafka_workarounds`).
 
 Two more quirks live next to their code: on SIGTERM Tansu waits ~5 s for in-flight long polls,
 so ``EmbeddedBroker`` SIGKILLs after 1 s (``streams/broker.py``); and aiokafka's own
@@ -209,13 +215,43 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
         log.debug("kafka_compat.consumer_stop_cancelled_error_suppressed")
 
 
+# --- fetch long polls (deviation 8) ----------------------------------------------------------
+
+FAUST_FETCH_MAX_WAIT_MS: Final[int] = 100
+"""The worker consumer's ``fetch_max_wait_ms`` (Faust's is 1500 and not configurable).
+
+On Tansu it bounds how long records sit in the broker before a worker sees them (median a few
+tens of ms instead of ~0.4 s per hop). On Kafka a long poll returns as soon as records arrive,
+so there the only cost is one empty fetch per 100 ms from an idle worker.
+"""
+_STOCK_CREATE_WORKER_CONSUMER: Callable[..., Any] | None = None
+
+
+def _shorten_faust_fetch_wait() -> None:
+    global _STOCK_CREATE_WORKER_CONSUMER
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    if _STOCK_CREATE_WORKER_CONSUMER is not None:
+        return
+    stock = AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = stock(self, transport)
+        consumer._fetch_max_wait_ms = FAUST_FETCH_MAX_WAIT_MS  # read by start() for its fetcher
+        return consumer
+
+    _STOCK_CREATE_WORKER_CONSUMER = stock
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+
+
 # --- LeaveGroup for generation 0 (deviation 6) ----------------------------------------------
 
 _STOCK_MAYBE_LEAVE_GROUP: Callable[[Any], Awaitable[None]] | None = None
 
 
 def apply_aiokafka_workarounds() -> None:
-    """Make aiokafka leave a consumer group cleanly when the generation is 0. Idempotent.
+    """Make aiokafka leave a consumer group cleanly when the generation is 0, and shorten the
+    Faust worker consumer's fetch long poll (deviation 8). Idempotent.
 
     Why: Tansu numbers the first generation 0 while aiokafka sends LeaveGroup only for
     ``generation > 0``. A Faust worker stopped cleanly in the first generation then stays in
@@ -228,6 +264,7 @@ def apply_aiokafka_workarounds() -> None:
     from aiokafka.consumer.group_coordinator import GroupCoordinator
     from aiokafka.protocol.group import LeaveGroupRequest
 
+    _shorten_faust_fetch_wait()
     if _STOCK_MAYBE_LEAVE_GROUP is not None:
         return
     stock = GroupCoordinator._maybe_leave_group
@@ -257,6 +294,7 @@ __all__ = [
     "BROKER_REBALANCE_TIMEOUT_S",
     "BROKER_SESSION_TIMEOUT_S",
     "FAUST_BROKER_SETTINGS",
+    "FAUST_FETCH_MAX_WAIT_MS",
     "LIST_OFFSETS_LATEST_RELIABLE",
     "OFFSETS_FOR_TIMES_RELIABLE",
     "PROCESSING_GUARANTEE",

@@ -556,3 +556,76 @@ def test_deviation_kafka_python_cannot_parse_describe_groups(
             admin.describe_groups([group])
     finally:
         admin.close()
+
+
+async def fetch_latencies(bootstrap: str, topic: str, fetch_max_wait_ms: int) -> list[float]:
+    """Produce 12 records 120 ms apart to an idle consumer; seconds from send to receipt."""
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=fetch_max_wait_ms
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_end(tp)
+        sent: dict[bytes, float] = {}
+        latencies: list[float] = []
+
+        async def receive() -> None:
+            while len(latencies) < 12:
+                for record in (await consumer.getmany(tp, timeout_ms=3000)).get(tp, []):
+                    latencies.append(time.monotonic() - sent[record.value])
+
+        receiving = asyncio.create_task(receive())
+        await asyncio.sleep(0.5)  # the consumer is parked in a long poll
+        for i in range(12):
+            value = b"r%d" % i
+            sent[value] = time.monotonic()
+            await producer.send_and_wait(topic, value, partition=0)
+            await asyncio.sleep(0.12)
+        await asyncio.wait_for(receiving, 20)
+        return sorted(latencies)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def test_deviation_a_long_poll_is_not_completed_by_new_records(
+    tansu: EmbeddedBroker, unique_topic: Callable[[str], str]
+) -> None:
+    """Kafka answers a parked fetch as soon as a record arrives (a few ms); Tansu only after a
+    share of fetch_max_wait_ms. Faust's worker consumer asks for 1500 ms."""
+    topic = unique_topic("longpoll")
+    tansu.create_topics([topic], partitions=1)
+    latencies = run(fetch_latencies(tansu.bootstrap_servers, topic, 1500))
+    assert latencies[len(latencies) // 2] > 0.15, latencies
+
+
+def test_workaround_faust_worker_consumer_uses_a_short_fetch_wait(
+    tansu: EmbeddedBroker, unique_topic: Callable[[str], str]
+) -> None:
+    import faust
+
+    apply_aiokafka_workarounds()
+
+    async def worker_consumer_fetch_wait() -> int:
+        """The fetch wait of the consumer a Faust worker creates (not started: no I/O)."""
+        app = faust.App(
+            f"conformance-{uuid.uuid4().hex[:8]}",
+            broker=f"kafka://{tansu.bootstrap_servers}",
+            store="memory://",
+            web_enabled=False,
+            autodiscover=False,
+        )
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        await consumer.stop()
+        return int(consumer._fetch_max_wait_ms)
+
+    wait_ms = run(worker_consumer_fetch_wait())
+    assert wait_ms == kafka_compat.FAUST_FETCH_MAX_WAIT_MS
+    topic = unique_topic("shortpoll")
+    tansu.create_topics([topic], partitions=1)
+    latencies = run(fetch_latencies(tansu.bootstrap_servers, topic, wait_ms))
+    assert latencies[len(latencies) // 2] < 0.1, latencies
