@@ -17,6 +17,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -52,6 +53,7 @@ CONSUMED_TOPICS = (topics.RAW, topics.EVENTS, topics.ALERTS)
 """Topics the worker's agents consume: raw (validate), events (score), alerts (notify)."""
 RECENT_S = 120.0
 
+WorkerFactory = Callable[..., WorkerProcess]
 Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
 
@@ -157,10 +159,19 @@ def settle(fed: Fed) -> tuple[str, Samples]:
             return None
         if not lag or any(lag.values()) or active != firing_alerts(worker):
             return None
+        # committed after the last message it processed, on every partition (commits trail
+        # processing by up to Faust's commit interval, and lag is only refreshed on commits)
+        events = by(samples, "vendorwatch_last_event_timestamp_seconds", "topic", "partition")
+        commits = by(samples, "vendorwatch_last_commit_timestamp_seconds", "topic", "partition")
+        if any(commits.get(key, 0.0) < stamp for key, stamp in events.items()):
+            return None
         return text, samples
 
     return wait_until(
-        settled, "lag 0 and the alert gauge in line with the topic", timeout=60, describe=describe
+        settled,
+        "lag 0, everything committed and the alert gauge in line with the topic",
+        timeout=60,
+        describe=describe,
     )
 
 
@@ -235,3 +246,64 @@ def test_live_exposition_passes_promtool_check_metrics(fed: Fed) -> None:
     report = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode == 0, report
     assert report.strip() == "", report
+
+
+def test_pipeline_gauges_come_back_after_a_rebalance(
+    fed: Fed, worker_factory: WorkerFactory
+) -> None:
+    """A second worker joins and leaves; the first gets every partition back, and its lag and
+    last-commit series must cover them all again, idle ones included.
+
+    Every rebalance revokes all partitions and drops their gauges. A partition that gets no new
+    message afterwards is still committed (its offset is known from the group), and the
+    "consumer stuck" alert needs its commit series: it must be exported again, not stay absent
+    until the next message.
+    """
+    _, before = settle(fed)
+    worker = fed.worker
+    committed_before = set(
+        by(before, "vendorwatch_last_commit_timestamp_seconds", "topic", "partition")
+    )
+    assert {t for t, _ in committed_before} >= {topics.RAW, topics.EVENTS}
+    rebalances = by(before, "vendorwatch_rebalances_total")[()]
+
+    def rebalanced_since(count: float) -> float | None:
+        now = by(scrape(worker)[1], "vendorwatch_rebalances_total")[()]
+        return now if now > count else None
+
+    second = worker_factory(fed.bootstrap, name="w2")
+    second.wait_ready()
+    rebalances = wait_until(
+        lambda: rebalanced_since(rebalances),
+        "the first worker to rebalance when the second joins",
+        timeout=60,
+        describe=worker.describe,
+    )
+    assert second.stop(timeout=30) == 0
+    wait_until(
+        lambda: rebalanced_since(rebalances),
+        "the first worker to rebalance when the second leaves",
+        timeout=60,
+        describe=worker.describe,
+    )
+
+    def all_back() -> Samples | None:
+        samples = scrape(worker)[1]
+        lag = set(by(samples, "vendorwatch_consumer_lag_messages", "topic", "partition"))
+        commits = set(
+            by(samples, "vendorwatch_last_commit_timestamp_seconds", "topic", "partition")
+        )
+        wanted_lag = {(t, str(p)) for t in CONSUMED_TOPICS for p in range(PARTITIONS)}
+        return samples if wanted_lag <= lag and committed_before <= commits else None
+
+    samples = wait_until(
+        all_back,
+        "lag and commit series for every partition again",
+        timeout=60,
+        describe=worker.describe,
+    )
+    now = time.time()
+    for key, stamp in by(
+        samples, "vendorwatch_last_commit_timestamp_seconds", "topic", "partition"
+    ).items():
+        assert now - RECENT_S < stamp <= now + 1, (key, now - stamp)
