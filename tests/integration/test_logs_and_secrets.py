@@ -16,6 +16,7 @@ from an exception), so the secrets must travel the failure paths together, as in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -244,6 +245,32 @@ def named(records: list[dict[str, Any]], *events: str) -> list[dict[str, Any]]:
     return [r for r in records if r["event"] in events]
 
 
+def deliveries_concluded(path: Path) -> int | None:
+    """How many notifications failed at Slack, once every firing alert is in a notification and
+    every notification has a final delivery line per sink (None before that).
+
+    A vendor's alerts can be split over two notifications when their transitions straddle a
+    group wait, so the test waits for the log to say it is all over rather than for a count.
+    """
+    records = []
+    for line in path.read_bytes().splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError):  # the last line may be half written
+            records.append(orjson.loads(line))
+    records = [r for r in records if isinstance(r, dict)]
+    fired = {
+        r["fingerprint"] for r in named(records, "alert_transition") if r["status"] == "firing"
+    }
+    keys = {r["idempotency_key"] for r in named(records, "notification")}
+    notified = {f for r in named(records, "notification") for f in r["fingerprints"]}
+    final = named(records, "delivery.delivered", "delivery.failed", "delivery.duplicate")
+    concluded = {(r["sink"], r["idempotency_key"]) for r in final}
+    if not fired or not fired <= notified:
+        return None
+    if not {(sink, key) for sink in ("slack", "webhook") for key in keys} <= concluded:
+        return None
+    return sum(1 for r in final if r["sink"] == "slack" and r["event"] == "delivery.failed")
+
+
 def lacking(record: dict[str, Any], *fields: str) -> list[str]:
     """The fields a log line should carry but does not (missing, null or empty)."""
     return [f for f in fields if record.get(f) in (None, "", [])]
@@ -316,7 +343,13 @@ def test_logs_are_json_with_ids_and_secrets_never_leave_the_worker(
         describe=worker.describe,
     )
     assert receivers.bad_signatures == 0, "the webhook was not signed with the configured secret"
-    alerts_dlq = read_topic(bootstrap, topics.ALERTS_DLQ, at_least=1, timeout=60)
+    failed_to_slack = wait_until(
+        lambda: deliveries_concluded(worker.log_path),
+        "every alert notified and every notification's delivery concluded at both sinks",
+        timeout=60,
+        describe=worker.describe,
+    )
+    alerts_dlq = read_topic(bootstrap, topics.ALERTS_DLQ, at_least=failed_to_slack, timeout=60)
     events_dlq = read_topic(bootstrap, topics.EVENTS_DLQ, at_least=2, timeout=30)
     metrics_text = worker.get("/metrics").text
     assert "vendorwatch_notifications_total" in metrics_text
