@@ -50,9 +50,7 @@ def version_of(event_type: str, dataschema: object) -> int:
         return current
     declared_type, _, version = dataschema[len(DATASCHEMA_PREFIX) :].rpartition(":v")
     if declared_type != event_type or not version.isdigit():
-        raise UpcastError(
-            f"{dataschema!r} does not name type {event_type!r} with a version"
-        )
+        raise UpcastError(f"{dataschema!r} does not name type {event_type!r} with a version")
     return int(version)
 
 
