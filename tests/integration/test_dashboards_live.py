@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -304,3 +305,56 @@ def test_severity_distribution_counts_every_vendor(tmp_path: Path) -> None:
         # Before the first scrape the rule records 0 for every band (`or vector(0)`).
         wait_until(lambda: sum(bands().values()) > 0, 30)
         assert bands() == {"info": 1, "low": 1, "medium": 1, "high": 1, "critical": 1}
+
+
+WORKER_MUST_EXPORT = {
+    "vendorwatch_vendor_risk_score",
+    "vendorwatch_vendor_severity",
+    "vendorwatch_vendor_data_at_stake_ratio",
+    "vendorwatch_events_consumed_total",
+    "vendorwatch_events_accepted_total",
+    "vendorwatch_events_rejected_total",
+    "vendorwatch_dlq_messages_total",
+    "vendorwatch_last_event_timestamp_seconds",
+    "vendorwatch_score_publish_latency_seconds",
+    "vendorwatch_scores_published_total",
+    "vendorwatch_recovery_duration_seconds",
+    "vendorwatch_rebalances_total",
+}
+"""What a worker that has scored the demo scenario exports at the least (grow it, never shrink)."""
+
+
+def test_panels_against_a_running_worker(running_worker_metrics_url: str, tmp_path: Path) -> None:
+    """The same panels, scraped from a real worker that has scored the demo scenario.
+
+    A panel whose metrics the worker exports must return series (an idle worker's quantiles may
+    be NaN, so any sample counts). Panels fed by metrics this worker has no source for yet (no
+    sink configured, say) are listed in a warning instead.
+    """
+    binary = require_tool("prometheus")
+    url = urllib.parse.urlsplit(running_worker_metrics_url)
+    assert url.path == "/metrics", "the scrape job uses the default metrics path"
+    body = _get(running_worker_metrics_url)
+    assert body is not None
+    exported = exported_families(body.decode())
+    assert exported >= WORKER_MUST_EXPORT, WORKER_MUST_EXPORT - exported
+
+    def sourced(query: PanelQuery) -> bool:
+        return panel_sources(query[2]) <= exported | {"up"}
+
+    with running_prometheus([url.netloc], tmp_path, binary) as base:
+        wait_until(lambda: instant_query(base, f'up{{job="{WORKER_JOB}"}} == 1') != [], 30)
+        results = wait_for_panels(
+            base, {"vendor": "scale-ai"}, timeout=30, required=sourced, accept=bool
+        )
+
+    empty = [f"{d} / {t}: {e}" for (d, t, e), r in results.items() if sourced((d, t, e)) and not r]
+    assert empty == [], "panels without data from a live worker:\n" + "\n".join(empty)
+    per_vendor = [r for (_, t, _), r in results.items() if t.endswith("$vendor")]
+    for result in per_vendor:
+        assert {sample["metric"]["vendor"] for sample in result} == {"scale-ai"}
+    unsourced = sorted({f"{d} / {t}" for d, t, e in results if not sourced((d, t, e))})
+    if unsourced:
+        warnings.warn(
+            "panels the worker exports nothing for yet: " + "; ".join(unsourced), stacklevel=1
+        )
