@@ -2,8 +2,9 @@
 
 Valid events go to `vendorwatch.events` keyed by vendor id (so one vendor's events stay in one
 partition, in order). Invalid lines are reported with their line number and not sent, unless
-`raw` is set, in which case every line goes to `vendorwatch.events.raw` untouched and the
-validate agent sorts them (the DLQ gets the bad ones, with the reason).
+`raw` is set, in which case every line goes to `vendorwatch.events.raw` untouched (keyed by the
+vendor id it claims, if any) and the validate agent sorts them (the DLQ gets the bad ones, with
+the reason).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
 from kafka import KafkaProducer
 
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
@@ -40,6 +42,17 @@ def make_producer(bootstrap_servers: str) -> KafkaProducer:
     )
 
 
+def _claimed_subject(line: bytes) -> bytes | None:
+    """The vendor id a raw line claims, as its key, so one vendor's lines stay in one raw
+    partition and reach the validator in file order (as the demo loader and the README's kcat
+    example key them); None for lines that are not a JSON object with a string subject."""
+    try:
+        subject = orjson.loads(line).get("subject")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return subject.encode() if isinstance(subject, str) and subject else None
+
+
 def ingest_lines(
     producer: KafkaProducer,
     lines: Iterable[bytes],
@@ -54,7 +67,7 @@ def ingest_lines(
         if on_line is not None:
             on_line(len(line) + 1)
         if raw:
-            futures.append(producer.send(topics.RAW, value=line))
+            futures.append(producer.send(topics.RAW, key=_claimed_subject(line), value=line))
             continue
         try:
             event = parse_event(line)

@@ -123,7 +123,13 @@ def test_ingest_raw_sends_every_line_to_the_raw_topic(
     assert "sent 5 event(s) to vendorwatch.events.raw; rejected 0" in done.stdout
     raw = read_topic(fresh_kafka.bootstrap_servers, topics.RAW, at_least=5)
     assert len(raw) == 5
-    assert b"{not json" in {r.value for r in raw}
+    keys = {r.value: r.key for r in raw}
+    assert keys[b"{not json"] is None
+    assert keys[b'{"type": "vendor.registered"}'] is None  # claims no vendor
+    # a line that names its vendor is keyed by it, so one vendor's lines stay in order
+    assert sorted(k for k in keys.values() if k) == [b"ing-a", b"ing-a", b"ing-b"]
+    partitions_of_a = {r.partition for r in raw if r.key == b"ing-a"}
+    assert len(partitions_of_a) == 1
 
 
 def test_ingest_without_kafka_is_a_usage_error(tmp_path: Path) -> None:
