@@ -43,6 +43,7 @@ from synthetic import generate
 
 from vendorwatch.streams import topics
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.logs import configure_logging
 from vendorwatch.streams.policy import load_policy
 from vendorwatch.streams.replay import (
     ReplayResult,
@@ -161,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile (b) with one job")
     parser.add_argument("--no-write", action="store_true", help="do not write results JSON")
     args = parser.parse_args(argv)
+    configure_logging("console", "warning", stream=sys.stderr)  # stdout is the report
     vendors = args.vendors or max(1, args.events // 100)
     cores = os.cpu_count() or 1
     job_counts = (

@@ -466,7 +466,7 @@ class PolicyResult:
                 last_event[state.vendor_id] = max(
                     state.last_t, last_event.get(state.vendor_id, state.last_t)
                 )
-            if window is not None and _has_event_in(state, window):
+            if window is not None and window.start is not None and _has_event_in(state, window):
                 window_vendors.add(state.vendor_id)
         return cls(
             policy=run.policy,
