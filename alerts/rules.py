@@ -261,6 +261,29 @@ _EVALUATORS: dict[type, Callable[[Any, Context], Condition]] = {
 }
 
 
+_FACT_TRIGGERED: dict[type, frozenset[str]] = {
+    CompetitorStakeRule: frozenset({"ownership.stake_acquired", "ownership.acquired"}),
+    PeerPauseRule: frozenset({"client.paused", "client.resumed", "client.terminated"}),
+    KeyPersonRule: frozenset({"person.moved"}),
+}
+"""Rules whose condition reads only facts of these event types (every fact is at or before the
+vendor's latest event time, which is the `at` rules see)."""
+
+
+def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
+    """Whether this event can change the rule's verdict; skipping the others is exact, and it
+    is what keeps the rules O(1) for most events instead of rescanning the vendor's facts.
+
+    Stakes and peer pauses change only with their own facts. A key-person alert can also end
+    as time passes (`active_days`), so it is re-checked while it fires; it cannot start without
+    a new move, since a later `at` only moves its window away from older moves.
+    """
+    triggers = _FACT_TRIGGERED.get(type(rule))
+    if triggers is None or event_type in triggers:
+        return True
+    return firing and isinstance(rule, KeyPersonRule)
+
+
 class _Fields(dict[str, Any]):
     """Template values; a missing key renders as empty rather than failing a notification."""
 
@@ -320,8 +343,10 @@ def evaluate(
     for rule in policy.alerts.rules:
         if not rule.enabled:
             continue
-        condition = _EVALUATORS[type(rule)](rule, ctx)
         firing = alerts.firing.get(rule.name)
+        if not _may_change(rule, event.type, firing is not None):
+            continue
+        condition = _EVALUATORS[type(rule)](rule, ctx)
         if condition.active and firing is None:
             firing = Firing(
                 rule=rule.name,
