@@ -629,6 +629,9 @@ def replay(
 
     `on_start(total_records)` is called once the size is known, then `on_progress(n)` as records
     are folded (for a progress bar). `jobs=None` picks a number of processes (`auto_jobs`).
+    More than one job starts worker processes with multiprocessing's "spawn", which imports the
+    caller's `__main__` again: a script calling this needs the `if __name__ == "__main__":`
+    guard (the console script has it).
     """
     started = time.perf_counter()
     if ends is None:

@@ -417,10 +417,16 @@ def backtest(
 
 def render_backtest(report: BacktestReport, paths: Sequence[Path]) -> None:
     a, b = report.policies
+    window = report.window
+    span = (
+        "over the whole history"
+        if window.start is None and window.end is None
+        else f"{_when(window.start) if window.start else 'start'} .. "
+        f"{_when(window.end) if window.end else 'end of log'}"
+    )
     console.print(
-        f"[bold]A[/] {a.label} ({a.version}) {paths[0]}\n[bold]B[/] {b.label} ({b.version}) "
-        f"{paths[1]}\nalerts fired {_when(report.window.start)} .. "
-        f"{_when(report.window.end) if report.window.end else 'end of log'}: "
+        f"[bold]A[/] {a.label} ({a.version}) {escape(str(paths[0]))}\n[bold]B[/] {b.label} "
+        f"({b.version}) {escape(str(paths[1]))}\nalerts fired {span}: "
         f"A {report.totals[0]}, B {report.totals[1]}",
         highlight=False,
     )
@@ -443,6 +449,8 @@ def render_backtest(report: BacktestReport, paths: Sequence[Path]) -> None:
             delta = "same time"
         else:
             delta = f"{abs(days):g} days {'later' if days > 0 else 'earlier'}"
+            if abs(days) < 2 and f.a is not None and f.b is not None:
+                delta += f" ({abs(f.b.at - f.a.at) / 3600:.3g} h)"
         firsts.add_row(
             f.vendor_id,
             f"{_when(f.a.at)} {f.a.rule}" if f.a else "-",
@@ -459,7 +467,11 @@ def render_backtest(report: BacktestReport, paths: Sequence[Path]) -> None:
             for rule, (ta, tb) in sorted(by_rule.items()):
                 days = None if ta is None or tb is None else round((tb - ta) / 86_400, 2)
                 rules.add_row(
-                    vendor, rule, _when(ta), _when(tb), "-" if days is None else f"{days:+g}"
+                    vendor,
+                    rule,
+                    _when(ta) if ta is not None else "never",
+                    _when(tb) if tb is not None else "never",
+                    "-" if days is None else f"{days:+g}",
                 )
         console.print(rules)
     monthly = Table(title="alerts fired per month")
