@@ -76,13 +76,9 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
     """Attach the notify agent and the repeat timer to the pipeline's Faust app."""
     app = pipeline.app
     alerts_topic = pipeline.alerts_topic
-    dlq_topic = app.topic(
-        topics.ALERTS_DLQ,
-        value_type=bytes,
-        key_type=bytes,
-        value_serializer="raw",
-        key_serializer="raw",
-    )
+    from vendorwatch.streams.app import bytes_topic  # the app module imports this one
+
+    dlq_topic = bytes_topic(app, topics.ALERTS_DLQ)
     notifier = Notifier(pipeline.policy, pipeline.view.silences)
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
     alerting = Alerting(notifier=notifier, deliverers=build_deliverers(pipeline, client))

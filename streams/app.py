@@ -66,6 +66,14 @@ def _version() -> str:
         return "0+unknown"
 
 
+def bytes_topic(app: faust.App, name: str) -> Any:
+    """A Faust topic of raw key and value bytes: vendorwatch encodes and decodes JSON itself
+    (orjson, and `schemas.codec` at the one door into the domain)."""
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
 def _faust_broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server}" for server in bootstrap_servers.split(",")]
 
@@ -118,33 +126,11 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         stream_buffer_maxsize=4096,
         **FAUST_BROKER_SETTINGS,
     )
-    raw_topic = app.topic(
-        topics.RAW, value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw"
-    )
-    events_topic = app.topic(
-        topics.EVENTS,
-        value_type=bytes,
-        key_type=bytes,
-        value_serializer="raw",
-        key_serializer="raw",
-    )
-    dlq_topic = app.topic(
-        topics.EVENTS_DLQ, value_type=bytes, value_serializer="raw", key_serializer="raw"
-    )
-    scores_topic = app.topic(
-        topics.SCORES,
-        value_type=bytes,
-        key_type=bytes,
-        value_serializer="raw",
-        key_serializer="raw",
-    )
-    alerts_topic = app.topic(
-        topics.ALERTS,
-        value_type=bytes,
-        key_type=bytes,
-        value_serializer="raw",
-        key_serializer="raw",
-    )
+    raw_topic = bytes_topic(app, topics.RAW)
+    events_topic = bytes_topic(app, topics.EVENTS)
+    dlq_topic = bytes_topic(app, topics.EVENTS_DLQ)
+    scores_topic = bytes_topic(app, topics.SCORES)
+    alerts_topic = bytes_topic(app, topics.ALERTS)
     processor = Processor(policy)
     view = ScoreView(bootstrap_servers)
     pipeline = Pipeline(
