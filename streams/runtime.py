@@ -128,7 +128,10 @@ def run_faust_worker(
     runs inside the same worker."""
     from faust.worker import Worker
 
+    from vendorwatch.streams.heap import tune_collector
     from vendorwatch.streams.logs import logging_config
+
+    tune_collector()  # the worker holds its partitions' histories: see streams/heap.py
 
     with kafka_for(settings) as bootstrap:
         workers: list[Worker] = []
