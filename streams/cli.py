@@ -40,6 +40,7 @@ from vendorwatch.streams.logs import configure_logging, register_secret
 from vendorwatch.streams.policy import Policy, PolicyError, load_policy
 from vendorwatch.streams.render import scores_table
 from vendorwatch.streams.runtime import (
+    EMBEDDED_FILE,
     NoKafkaError,
     kafka_for,
     resolve_bootstrap,
@@ -238,6 +239,8 @@ def broker(
             f"Ctrl-C to stop"
         )
         console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} vendorwatch worker")
+        marker = orjson.loads((settings.data_dir / EMBEDDED_FILE).read_bytes())
+        console.print(f"  kcat -b {marker['kcat_bootstrap_servers']} ...  (librdkafka 2.0 clients)")
 
         async def serve() -> None:
             stop = asyncio.Event()
