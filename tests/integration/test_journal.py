@@ -195,7 +195,11 @@ def test_mirror_picks_up_a_topic_created_after_it_started(
         )
         await mirror.start()
         await asyncio.to_thread(tansu.create_topics, [late], 2)
-        await asyncio.sleep(0.5)  # a discovery round
+        # wait for a discovery round to take the new topic in (a fixed sleep was flaky under load)
+        deadline = time.monotonic() + 15
+        while not any(tp.topic == late for tp in mirror.positions):
+            assert time.monotonic() < deadline, "the mirror never discovered the new topic"
+            await asyncio.sleep(0.1)
         await produce(tansu.bootstrap_servers, [early, late], 10)
         await mirror.stop()
         return mirror.positions
