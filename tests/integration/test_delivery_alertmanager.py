@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,83 +18,24 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import require_tool
 
 from vendorwatch.alerts.alertmanager import AlertmanagerSink
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.notification import AlertItem, ContributionView, Notification
 
+from .receivers import alertmanager as run_alertmanager
+
 pytestmark = pytest.mark.integration
 
-try:
-    from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
-except ImportError:  # the shared helper is not there: apply the same rule here
-
-    def require_tool(name: str) -> str:
-        path = shutil.which(name)
-        if path is None:
-            if os.environ.get("VENDORWATCH_REQUIRE_TOOLS") == "1":
-                pytest.fail(f"{name} is required (VENDORWATCH_REQUIRE_TOOLS=1)", pytrace=False)
-            pytest.skip(f"{name} not installed")
-        return path
-
-
 BINARY = "prometheus-alertmanager"
-CONFIG = """\
-route:
-  receiver: "null"
-receivers:
-  - name: "null"
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
-    """Base URL of a fresh Alertmanager; its log is shown if it fails to start."""
-    binary = require_tool(BINARY)
-    port = free_port()
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG)
-    log_path = tmp_path / "alertmanager.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                f"--storage.path={tmp_path / 'data'}",
-                f"--config.file={config}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"alertmanager exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"alertmanager not ready: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+    """Base URL of a fresh Alertmanager (the launcher the end-to-end alert tests share)."""
+    with run_alertmanager(require_tool(BINARY), tmp_path) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 T0 = datetime(2025, 6, 12, 9, 0, tzinfo=UTC)
