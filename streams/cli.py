@@ -66,7 +66,9 @@ silence_app = typer.Typer(
 app.add_typer(silence_app, name="silence")
 
 console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True)
+# Messages on stderr carry paths and commands to copy: when stderr is not a terminal
+# (a log file, a test, CI) a hard wrap at 80 columns would cut them in two.
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
