@@ -33,7 +33,7 @@ from vendorwatch.schemas.export import export_schemas
 from vendorwatch.streams import topics
 from vendorwatch.streams.app import create_pipeline
 from vendorwatch.streams.demo import build_demo
-from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.eventfile import demo_scenario_path, fold_lines, open_events
 from vendorwatch.streams.history import read_all
 from vendorwatch.streams.ingest import ingest_lines, make_producer
 from vendorwatch.streams.logs import configure_logging, register_secret
@@ -49,7 +49,6 @@ from vendorwatch.streams.runtime import (
 )
 from vendorwatch.streams.scoring import score_all
 from vendorwatch.streams.settings import Settings, SettingsError, load_settings
-from vendorwatch.streams.state import fold
 
 app = typer.Typer(
     name="vendorwatch",
@@ -144,9 +143,10 @@ def score(
     assert path is not None
     try:
         with open_events(path) as stream:
-            valid, errors = read_events(stream)
+            folded = fold_lines(stream)
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
+    errors = folded.errors
     for error in errors[:20]:
         err_console.print(f"{path}: {error}", highlight=False, markup=False, soft_wrap=True)
     if len(errors) > 20:
@@ -155,7 +155,7 @@ def score(
         raise fail(f"{len(errors)} invalid line(s); fix them or pass --skip-invalid")
     if errors:
         err_console.print(f"skipped {len(errors)} invalid line(s)", highlight=False)
-    scores = score_all(fold(valid).values(), active_policy, instant)
+    scores = score_all(folded.states.values(), active_policy, instant)
     if as_json:
         sys.stdout.buffer.write(
             orjson.dumps([s.to_dict() for s in scores], option=orjson.OPT_INDENT_2) + b"\n"

@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 from vendorwatch.schemas.codec import InvalidEvent, parse_event
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.heap import bulk_fold
+from vendorwatch.streams.state import VendorState, apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,43 @@ def read_events(stream: Iterable[bytes]) -> tuple[list[Event], list[LineError]]:
     for _, item in parse_lines(stream):
         (errors if isinstance(item, LineError) else events).append(item)  # type: ignore[arg-type]
     return events, errors
+
+
+@dataclass(slots=True)
+class FoldedFile:
+    """Every vendor's state after folding an event file, and the lines that were not events."""
+
+    states: dict[str, VendorState]
+    errors: list[LineError]
+    events: int
+    """Valid events read (repeated ids included: `apply` ignores them)."""
+
+
+def fold_lines(lines: Iterable[bytes]) -> FoldedFile:
+    """Parse and fold JSON Lines in one pass: the offline fold behind `vendorwatch score`.
+
+    One pass, without a list of every event, because an event is only needed until `apply` has
+    filed it; and inside `bulk_fold`, because the collector would otherwise re-scan the growing
+    history over and over (streams/heap.py). `lines` may hold blank lines; they are skipped.
+    """
+    states: dict[str, VendorState] = {}
+    errors: list[LineError] = []
+    count = 0
+    with bulk_fold():
+        for number, raw in enumerate(lines, start=1):
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as exc:
+                if not raw.strip():
+                    continue
+                errors.append(LineError(number, exc.reason, str(exc)))
+                continue
+            count += 1
+            state = states.get(event.subject)
+            if state is None:
+                state = states[event.subject] = VendorState(event.subject)
+            apply(state, event)
+    return FoldedFile(states, errors, count)
 
 
 def demo_scenario_path() -> Path:
