@@ -141,26 +141,52 @@ class Context:
     at: float
 
 
+_QUIET = Condition(False)
+_STILL = Condition(True)
+"""Verdicts without details. Threshold and jump rules run after every event, and their details
+(the words of a summary) only matter to an alert that starts now: an alert already firing keeps
+the summary it started with, and one that does not fire says nothing."""
+
+
 def _threshold(rule: ThresholdRule, ctx: Context) -> Condition:
     was_firing = rule.name in ctx.alerts.firing
     bound = rule.resolve_below if was_firing else rule.fire_at
+    if ctx.current.score < bound:
+        return _QUIET
+    if was_firing:
+        return _STILL
     return Condition(
-        ctx.current.score >= bound,
+        True,
         {"fire_at": f"{rule.fire_at:g}", "resolve_below": f"{rule.resolve_below:g}"},
         (ctx.event.id,),
     )
 
 
 def _jump(rule: JumpRule, ctx: Context) -> Condition:
+    score = ctx.current.score
+    if score < rule.min_score:
+        return _QUIET
     start = ctx.at - rule.window_days * DAY
-    history = ctx.alerts.history  # oldest first
-    # the score in effect when the window opened, and every score since
-    opening = [value for t, value in history if t <= start][-1:]
-    candidates = opening + [value for t, value in history if t > start]
-    baseline = min(candidates) if candidates else 0.0  # nothing before: it rose from nothing
-    rise = round(ctx.current.score - baseline, 2)
+    # the lowest of the score in effect when the window opened and every score since; with
+    # neither, it rose from nothing (history is oldest first, trimmed by `_remember`)
+    opening: float | None = None
+    lowest: float | None = None
+    for t, value in ctx.alerts.history:
+        if t <= start:
+            opening = value
+        elif lowest is None or value < lowest:
+            lowest = value
+    if opening is None:
+        baseline = 0.0 if lowest is None else lowest
+    else:
+        baseline = opening if lowest is None else min(opening, lowest)
+    rise = round(score - baseline, 2)
+    if rise < rule.points:
+        return _QUIET
+    if rule.name in ctx.alerts.firing:
+        return _STILL
     return Condition(
-        rise >= rule.points and ctx.current.score >= rule.min_score,
+        True,
         {
             "points": f"{rule.points:g}",
             "window_days": f"{rule.window_days:g}",
@@ -365,13 +391,27 @@ def evaluate(
     return transitions
 
 
+_JUMP_WINDOWS: dict[str, float | None] = {}
+
+
+def _longest_jump_window(policy: Policy) -> float | None:
+    """Seconds of score history the jump rules of `policy` look back on (None: no jump rule).
+    Kept per policy version: this runs after every event."""
+    try:
+        return _JUMP_WINDOWS[policy.version]
+    except KeyError:
+        days = [r.window_days for r in policy.alerts.rules if isinstance(r, JumpRule)]
+        window = _JUMP_WINDOWS[policy.version] = max(days) * DAY if days else None
+        return window
+
+
 def _remember(alerts: AlertState, policy: Policy, at: float, value: float) -> None:
-    windows = [r.window_days for r in policy.alerts.rules if isinstance(r, JumpRule)]
-    if not windows:
+    window = _longest_jump_window(policy)
+    if window is None:
         return
     history = alerts.history
     history.append((at, value))
-    horizon = at - max(windows) * DAY
+    horizon = at - window
     # keep one point at or before the horizon: it is the baseline of the oldest window
     while len(history) >= 2 and history[1][0] <= horizon:
         history.popleft()

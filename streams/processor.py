@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from vendorwatch.alerts.rules import AlertState, Transition, evaluate
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.heap import bulk_fold
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.scoring import Score, score
 from vendorwatch.streams.state import VendorState, apply
@@ -85,9 +86,11 @@ class Processor:
             return 0
         count = 0
         self.states[partition] = {}
-        for event in await loader(partition, offset):
-            count += 1
-            self.process(partition, event)  # same path as live; its output was published before
+        events = await loader(partition, offset)
+        with bulk_fold():  # a partition's whole history at once: see streams/heap.py
+            for event in events:
+                count += 1
+                self.process(partition, event)  # same path as live; published before
         return count
 
     def forget(self, partition: int) -> list[str]:

@@ -53,6 +53,7 @@ from vendorwatch.alerts.rules import Firing, Transition
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams import topics
+from vendorwatch.streams.heap import bulk_fold
 from vendorwatch.streams.history import HistoryReadError
 from vendorwatch.streams.kafka_compat import fetch_end_offsets
 from vendorwatch.streams.policy import Policy
@@ -398,6 +399,18 @@ class ReplaySink:
         runs = self.runs
         horizon = self.horizon
         vendor_key = self._vendor_key
+        with bulk_fold():
+            self._feed(partition, records, stats, runs, horizon, vendor_key)
+
+    def _feed(
+        self,
+        partition: int,
+        records: Iterable[ConsumerRecord],
+        stats: SinkStats,
+        runs: list[PolicyRun],
+        horizon: float | None,
+        vendor_key: bytes | None,
+    ) -> None:
         for record in records:
             stats.records += 1
             value = record.value
@@ -425,6 +438,10 @@ class ReplaySink:
 
     def feed_events(self, partition: int, events: Iterable[Event]) -> None:
         """Fold already-parsed events (tests, files): offsets are their positions."""
+        with bulk_fold():
+            self._feed_events(partition, events)
+
+    def _feed_events(self, partition: int, events: Iterable[Event]) -> None:
         for offset, event in enumerate(events):
             self.stats.records += 1
             if self.horizon is not None and event.time.timestamp() > self.horizon:
