@@ -19,7 +19,15 @@ from vendorwatch.schemas.codec import encode_event, parse_event
 from vendorwatch.streams import topics
 from vendorwatch.streams.replay import log_end_offsets, read_log
 
-from .workers import VENDORWATCH, WorkerProcess, demo_lines, produce, wait_until, worker_env
+from .workers import (
+    VENDORWATCH,
+    WorkerProcess,
+    demo_lines,
+    produce,
+    score_differences,
+    wait_until,
+    worker_env,
+)
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 POLICIES = Path(__file__).resolve().parents[2] / "streams" / "data"
@@ -112,24 +120,11 @@ def json_records(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     ]
 
 
-def score_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: record.get(name) for name in SCORE_FIELDS}
-
-
 def record_differences(
     expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """Differences between {vendor: score record} maps in every Score field; [] when equal."""
-    problems = [f"missing vendor {v}" for v in sorted(set(expected) - set(actual))]
-    problems += [f"unexpected vendor {v}" for v in sorted(set(actual) - set(expected))]
-    for vendor in sorted(set(expected) & set(actual)):
-        want, got = score_fields(expected[vendor]), score_fields(actual[vendor])
-        problems += [
-            f"{vendor}.{name}: want {want[name]!r}, got {got[name]!r}"
-            for name in SCORE_FIELDS
-            if want[name] != got[name]
-        ]
-    return problems
+    return score_differences(expected, actual, SCORE_FIELDS)
 
 
 def live_view(worker: WorkerProcess) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -237,22 +237,27 @@ def offline_scores(events_file: Path, policy: Path | None = None) -> dict[str, d
     return {item["vendor_id"]: item for item in orjson.loads(done.stdout)}
 
 
-def comparable(score: Mapping[str, Any]) -> dict[str, Any]:
+def comparable(score: Mapping[str, Any], fields: Sequence[str] = COMPARED_FIELDS) -> dict[str, Any]:
     """The part of a score record that live and offline must agree on (COMPARED_FIELDS)."""
-    return {name: score.get(name) for name in COMPARED_FIELDS}
+    return {name: score.get(name) for name in fields}
 
 
 def score_differences(
-    expected: Mapping[str, Mapping[str, Any]], actual: Mapping[str, Mapping[str, Any]]
+    expected: Mapping[str, Mapping[str, Any]],
+    actual: Mapping[str, Mapping[str, Any]],
+    fields: Sequence[str] = COMPARED_FIELDS,
 ) -> list[str]:
-    """Human-readable differences between two {vendor: score} maps, empty when they agree."""
+    """Human-readable differences between two {vendor: score} maps in `fields`, empty when
+    they agree."""
     problems = [f"missing vendor {v}" for v in sorted(set(expected) - set(actual))]
     problems += [f"unexpected vendor {v}" for v in sorted(set(actual) - set(expected))]
     for vendor in sorted(set(expected) & set(actual)):
-        want, got = comparable(expected[vendor]), comparable(actual[vendor])
-        for name in COMPARED_FIELDS:
-            if want[name] != got[name]:
-                problems.append(f"{vendor}.{name}: want {want[name]!r}, got {got[name]!r}")
+        want, got = comparable(expected[vendor], fields), comparable(actual[vendor], fields)
+        problems += [
+            f"{vendor}.{name}: want {want[name]!r}, got {got[name]!r}"
+            for name in fields
+            if want[name] != got[name]
+        ]
     return problems
 
 
