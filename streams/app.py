@@ -10,8 +10,10 @@ messages) and take small batches to amortise per-message overhead.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +104,34 @@ def _produced_ms(event: EventT) -> int | None:
     return event.message.timestamp and int(event.message.timestamp * 1000)
 
 
+def _mark_processed(topic: str, batch: Sequence[EventT]) -> None:
+    """Set the freshness gauge of every partition in the batch (once per batch, not per message)."""
+    now = time.time()
+    for partition in {event.message.partition for event in batch}:
+        metrics.LAST_EVENT_TIMESTAMP.labels(topic=topic, partition=str(partition)).set(now)
+
+
+async def producer_send(app: faust.App) -> Any:
+    """The `send` of the aiokafka producer under the Faust app's.
+
+    Why not `topic.send()`: for raw bytes, Faust's path adds a future message, a pending message,
+    serializer and sensor calls and a completion callback per record (tens of microseconds, twice
+    per event) around this same call. `send` appends the record to the producer's batch for its
+    partition (the default partitioner hashes the key, like Faust's path) and returns the
+    delivery future; the agents await their batch's futures before the batch is acknowledged, so
+    a batch's records are on the broker before its offsets can be committed (at-least-once).
+    """
+    producer = await app.maybe_start_producer()
+    return producer._ensure_producer().send  # Faust's aiokafka driver has no public getter
+
+
+async def delivered(futures: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait until every record sent for a batch is acknowledged by the broker (raises if one
+    failed: the agent stops before acknowledging the batch, which is then read again)."""
+    if futures:
+        await asyncio.gather(*futures)
+
+
 def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) -> Pipeline:
     """Build the Faust app for one worker process (nothing connects until it starts)."""
     apply_aiokafka_workarounds()
@@ -148,17 +178,19 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
 
+    events_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.EVENTS)
+    raw_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
+    accepted_by_type: dict[str, Any] = {}
+
     @app.agent(raw_topic, name="validate")
     async def validate(stream: Any) -> None:
         """raw -> events keyed by vendor id, or the DLQ with the reason. Never raises."""
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            send = await producer_send(app)
+            sent: list[asyncio.Future[Any]] = []
+            raw_consumed.inc(len(batch))
             for event in batch:
                 message = event.message
-                metrics.EVENTS_CONSUMED.labels(topic=topics.RAW).inc()
-                # the input's freshness: "no events for N minutes" is about this partition
-                metrics.LAST_EVENT_TIMESTAMP.labels(
-                    topic=topics.RAW, partition=str(message.partition)
-                ).set(time.time())
                 produced = str(_produced_ms(event) or int(time.time() * 1000)).encode()
                 try:
                     parsed = parse_event(message.value)
@@ -177,28 +209,35 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                         offset=message.offset,
                         **claimed_ids(message.value, message.key),
                     )
-                    await dlq_topic.send(
+                    record = dead_letter(
+                        message.value,
+                        exc,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
                         key=message.key,
-                        value=dead_letter(
-                            message.value,
-                            exc,
-                            topic=message.topic,
-                            partition=message.partition,
-                            offset=message.offset,
-                            timestamp_ms=int(message.timestamp * 1000)
-                            if message.timestamp
-                            else None,
-                            key=message.key,
-                            rejected_by=worker_name,
-                        ),
+                        rejected_by=worker_name,
                     )
+                    sent.append(await send(topics.EVENTS_DLQ, record, key=message.key))
                     continue
-                metrics.EVENTS_ACCEPTED.labels(type=parsed.type).inc()
-                await events_topic.send(
-                    key=parsed.subject.encode(),
-                    value=encode_event(parsed),
-                    headers={PRODUCED_AT_HEADER: produced},
+                counter = accepted_by_type.get(parsed.type)
+                if counter is None:
+                    counter = accepted_by_type[parsed.type] = metrics.EVENTS_ACCEPTED.labels(
+                        type=parsed.type
+                    )
+                counter.inc()
+                sent.append(
+                    await send(
+                        topics.EVENTS,
+                        encode_event(parsed),
+                        key=parsed.subject.encode(),
+                        headers=[(PRODUCED_AT_HEADER, produced)],
+                    )
                 )
+            # the input's freshness: "no events for N minutes" is about these partitions
+            _mark_processed(topics.RAW, batch)
+            await delivered(sent)
 
     async def load_partition(partition: int, stop: int) -> list[Any]:
         return await read_events(bootstrap_servers, topics.EVENTS, partition, stop)
@@ -207,9 +246,11 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     async def score_events(stream: Any) -> None:
         """events -> per-vendor fold -> scores, publishing only changes."""
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            send = await producer_send(app)
+            sent: list[asyncio.Future[Any]] = []
+            events_consumed.inc(len(batch))
             for event in batch:
                 message = event.message
-                metrics.EVENTS_CONSUMED.labels(topic=topics.EVENTS).inc()
                 if not processor.loaded(message.partition):
                     started = time.monotonic()
                     count = await processor.ensure_loaded(
@@ -238,14 +279,14 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 outcome = processor.process(message.partition, parsed)
                 if outcome.changed:
                     current = outcome.current
-                    await scores_topic.send(
-                        key=current.vendor_id.encode(), value=score_record(outcome)
+                    sent.append(
+                        await send(
+                            topics.SCORES, score_record(outcome), key=current.vendor_id.encode()
+                        )
                     )
                     metrics.SCORES_PUBLISHED.inc()
-                    metrics.VENDOR_RISK_SCORE.labels(vendor=current.vendor_id).set(current.score)
-                    metrics.set_vendor_severity(current.vendor_id, current.severity)
-                    metrics.VENDOR_DATA_AT_STAKE_RATIO.labels(vendor=current.vendor_id).set(
-                        current.data_at_stake
+                    metrics.set_vendor_score(
+                        current.vendor_id, current.score, current.severity, current.data_at_stake
                     )
                     produced = _produced_ms(event)
                     if produced:
@@ -262,9 +303,12 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 for transition in outcome.transitions:
                     # Published after the score, before the ack: at-least-once, and the
                     # transition id lets the notifier drop a redelivered duplicate.
-                    await alerts_topic.send(
-                        key=transition.vendor_id.encode(),
-                        value=orjson.dumps(transition.to_record()),
+                    sent.append(
+                        await send(
+                            topics.ALERTS,
+                            orjson.dumps(transition.to_record()),
+                            key=transition.vendor_id.encode(),
+                        )
                     )
                     log.info(
                         "alert_transition",
@@ -275,9 +319,8 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                         status=transition.status,
                         severity=transition.severity,
                     )
-                metrics.LAST_EVENT_TIMESTAMP.labels(
-                    topic=topics.EVENTS, partition=str(message.partition)
-                ).set(time.time())
+            _mark_processed(topics.EVENTS, batch)
+            await delivered(sent)
 
     @app.service
     class ViewService(faust.Service):  # type: ignore[misc]

@@ -169,6 +169,26 @@ def set_build_info(version: str, policy_version: str) -> None:
     BUILD_INFO.labels(version=version, policy_version=policy_version).set(1)
 
 
+# `.labels(...)` hashes the label values and takes the metric's lock on every call; the score
+# agent sets three vendor gauges per score, so it keeps each vendor's children here. A child is
+# only valid while the metric still holds it: `forget_vendor` drops both together.
+_vendor_children: dict[str, tuple[Gauge, Gauge, Gauge]] = {}
+
+
+def set_vendor_score(vendor: str, score: float, severity: str, data_at_stake: float) -> None:
+    """Set the vendor's score, severity and data-at-stake gauges (one label lookup per vendor)."""
+    children = _vendor_children.get(vendor)
+    if children is None:
+        children = _vendor_children[vendor] = (
+            VENDOR_RISK_SCORE.labels(vendor=vendor),
+            VENDOR_SEVERITY.labels(vendor=vendor),
+            VENDOR_DATA_AT_STAKE_RATIO.labels(vendor=vendor),
+        )
+    children[0].set(score)
+    children[1].set(SEVERITY_LEVELS[severity])
+    children[2].set(data_at_stake)
+
+
 def set_vendor_severity(vendor: str, severity: str) -> None:
     """Set the severity gauge from a band name, so every caller uses the same encoding."""
     VENDOR_SEVERITY.labels(vendor=vendor).set(SEVERITY_LEVELS[severity])
@@ -176,6 +196,7 @@ def set_vendor_severity(vendor: str, severity: str) -> None:
 
 def forget_vendor(vendor: str) -> None:
     """Drop a vendor's series, e.g. after its partition moved to another worker."""
+    _vendor_children.pop(vendor, None)
     for gauge in (VENDOR_RISK_SCORE, VENDOR_SEVERITY, VENDOR_DATA_AT_STAKE_RATIO):
         try:
             gauge.remove(vendor)
@@ -215,5 +236,6 @@ __all__ = [
     "forget_partition",
     "forget_vendor",
     "set_build_info",
+    "set_vendor_score",
     "set_vendor_severity",
 ]
