@@ -25,6 +25,11 @@ from vendorwatch.streams import topics
 log = structlog.get_logger(__name__)
 
 RECENT_EVENTS = 20
+FETCH_MAX_RECORDS = 5000
+CAUGHT_UP_PAUSE_S = 0.05
+"""Once caught up, the view reads at most every 50 ms: each read then takes what arrived in the
+meantime in one fetch, instead of one small fetch per record the worker's agents write (the
+view follows topics this worker produces). The read API lags the topics by up to that much."""
 FOLLOWED = (topics.SCORES, topics.EVENTS, topics.ALERTS, topics.SILENCES)
 
 
@@ -132,9 +137,11 @@ class ScoreView:
         assert consumer is not None
         tps = await self._assign(consumer)
         while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            batches = await consumer.getmany(timeout_ms=200, max_records=FETCH_MAX_RECORDS)
+            taken = 0
             for tp, records in batches.items():
                 apply = self._handlers[tp.topic]
+                taken += len(records)
                 for record in records:
                     try:
                         apply(record.value)
@@ -147,6 +154,9 @@ class ScoreView:
                         )
             if batches:
                 self.changed.set()
-            if not self.caught_up.is_set() and await self._is_caught_up(consumer, tps):
-                self.caught_up.set()
-                log.info("view_caught_up", vendors=len(self.vendors))
+            if not self.caught_up.is_set():
+                if await self._is_caught_up(consumer, tps):
+                    self.caught_up.set()
+                    log.info("view_caught_up", vendors=len(self.vendors))
+            elif taken < FETCH_MAX_RECORDS:
+                await asyncio.sleep(CAUGHT_UP_PAUSE_S)
