@@ -21,6 +21,11 @@ value at any later `at` are both O(1) (`_Fold`). Everything `score` needs from a
 under one policy (`_Aggregates`) is kept that way, in a cache beside the state, and brought up
 to date with the one fact each `apply` adds. A score as of an instant before the vendor's latest
 event (`--as-of`, replay of the past) builds the same aggregates from the facts known then.
+Folding a fact takes only its base hazard (`_*_base`): the words that explain it (`_*_detail`)
+cost more than the arithmetic and are needed only when an explanation is read, so they are
+formatted then, once per fact kept (a live fold formats just the facts added since the last
+read), and the explanation is cached until the aggregate changes. A signal that is not part of
+the score (mitigation with nothing to offset) never formats its words at all.
 
 Both ways run the same float operations in the same order (terms in (event time, id) order,
 datasets by id, stakes by strength), so the cached score equals the from-scratch score exactly,
@@ -49,6 +54,11 @@ SIGNALS: tuple[str, ...] = (
     "vendor_mitigation",
 )
 _FOREVER = math.inf
+
+
+_new_tuple = tuple.__new__
+"""`_new_tuple(Contribution, fields)` builds a Contribution without the Python-level `__new__`
+of a named tuple; `_explain` makes several per score."""
 
 
 class Contribution(NamedTuple):
@@ -129,87 +139,133 @@ def _usd(value: float | None) -> str:
 
 
 # --- what one fact says under a policy -----------------------------------------------------
-# Each returns the fact's hazard before decay and the words that explain it, or None when the
-# fact does not count (not a competitor, nothing added, ...). Computed once per fact and policy.
+# Two halves per kind of fact. The hazard half (`_*_base`) returns the fact's hazard before decay,
+# or None when the fact does not count (not a competitor, nothing added, ...); it runs for every
+# fact as it is folded, so it does arithmetic only. The detail half (`_*_detail`) returns the
+# words that explain a fact that counts; formatting them costs more than the arithmetic and is
+# needed only when an explanation is read, so the aggregates ask for it lazily, once per fact they
+# keep. Each half reads only the fact and the policy, so they agree however far apart they run.
 
-Term = tuple[float, str]
+Base = Callable[[Any, Policy], float | None]
+"""(fact.data, policy) -> the fact's hazard before decay, or None when it does not count."""
+Describe = Callable[[Fact, Policy], str]
+"""(fact, policy) -> the words that explain a fact whose hazard counts."""
 
 
-def _key_person_term(data: Any, policy: Policy) -> Term | None:
+def _key_person_base(data: Any, policy: Policy) -> float | None:
     sig = policy.signals.key_person_to_competitor
-    competitor = policy.competitor(data.to_org)
-    if competitor is None or policy.competitor(data.from_org) is not None:
+    if policy.competitor(data.to_org) is None or policy.competitor(data.from_org) is not None:
         return None  # not to a competitor, or a move between competitors
-    return sig.weight * sig.seniority[data.seniority], (
-        f"{data.person} ({data.role}) joined {competitor}"
-    )
+    return sig.weight * sig.seniority[data.seniority]
 
 
-def _incident_term(data: Any, policy: Policy) -> Term | None:
+def _key_person_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    return f"{data.person} ({data.role}) joined {policy.competitor(data.to_org)}"
+
+
+def _incident_base(data: Any, policy: Policy) -> float | None:
     sig = policy.signals.security_incident
-    return sig.weight * sig.severity[data.severity], f"{data.severity} incident: {data.title}"
+    return sig.weight * sig.severity[data.severity]
 
 
-def _workforce_term(data: Any, policy: Policy) -> Term | None:
+def _incident_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    return f"{data.severity} incident: {data.title}"
+
+
+def _workforce_base(data: Any, policy: Policy) -> float | None:
     sig = policy.signals.workforce_growth
     if data.contractors_added <= 0:
         return None
     remote = (data.remote_share_pct or 0.0) / 100.0
     base = sig.weight * min(1.0, data.contractors_added / sig.reference_added)
     base *= 1.0 + sig.remote_weight * remote
+    return base
+
+
+def _workforce_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
     share = f", {_pct(data.remote_share_pct)} remote" if data.remote_share_pct else ""
-    return base, f"+{data.contractors_added:,} contractors in {data.period_days} days{share}"
+    return f"+{data.contractors_added:,} contractors in {data.period_days} days{share}"
 
 
-def _demand_term(data: Any, policy: Policy) -> Term | None:
+def _demand_base(data: Any, policy: Policy) -> float | None:
     sig = policy.signals.demand_surge
     factor = data.factor if data.factor is not None else sig.assumed_factor
     if factor < sig.min_factor:
         return None
-    note = "" if data.factor is not None else " (not reported; policy assumes)"
-    return sig.weight * math.log2(factor), f"demand x{factor:g}{note}"
+    return sig.weight * math.log2(factor)
 
 
-def _mitigation_term(data: Any, policy: Policy) -> Term | None:
+def _demand_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    if data.factor is not None:
+        return f"demand x{data.factor:g}"
+    return f"demand x{policy.signals.demand_surge.assumed_factor:g} (not reported; policy assumes)"
+
+
+def _mitigation_base(data: Any, policy: Policy) -> float | None:
     sig = policy.signals.vendor_mitigation
+    return sig.weight * sig.kinds[data.kind]
+
+
+def _mitigation_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
     text = data.text if len(data.text) <= 80 else data.text[:79] + "…"
-    return sig.weight * sig.kinds[data.kind], f"{data.kind}: {text}"
+    return f"{data.kind}: {text}"
 
 
-def _acquisition_term(data: Any, policy: Policy) -> Term | None:
-    competitor = policy.competitor(data.acquirer)
-    if competitor is None:
+def _acquisition_base(data: Any, policy: Policy) -> float | None:
+    if policy.competitor(data.acquirer) is None:
         return None
-    return policy.signals.competitor_ownership.acquisition_weight, (
-        f"acquired by {competitor} (competitor){_usd(data.amount_usd)}"
-    )
+    return policy.signals.competitor_ownership.acquisition_weight
 
 
-def _funding_term(data: Any, policy: Policy) -> Term | None:
-    names = sorted({c for i in data.investors if (c := policy.competitor(i))})
+def _acquisition_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    competitor = policy.competitor(data.acquirer)
+    return f"acquired by {competitor} (competitor){_usd(data.amount_usd)}"
+
+
+def _funding_competitors(data: Any, policy: Policy) -> set[str]:
+    """The competitors among a round's investors, each once (aliases name the same one)."""
+    return {c for i in data.investors if (c := policy.competitor(i))}
+
+
+def _funding_base(data: Any, policy: Policy) -> float | None:
+    names = _funding_competitors(data, policy)
     if not names:
         return None
-    base = policy.signals.competitor_ownership.funding_investor_weight * len(names)
-    return base, f"{', '.join(names)} invested in its {data.round} round"
+    return policy.signals.competitor_ownership.funding_investor_weight * len(names)
 
 
-def _stake_term(data: Any, policy: Policy, competitor: str) -> Term | None:
+def _funding_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    names = sorted(_funding_competitors(data, policy))
+    return f"{', '.join(names)} invested in its {data.round} round"
+
+
+def _stake_base(data: Any, policy: Policy) -> float:
     sig = policy.signals.competitor_ownership
-    base = (
+    return (
         sig.weight * min(1.0, data.stake_pct / sig.full_stake_pct)
         + sig.board_seat_weight * data.board_seats
         + sig.voting_control_weight * data.voting_control
     )
+
+
+def _stake_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
     seats = f", {data.board_seats} board seat(s)" if data.board_seats else ""
     control = ", voting control" if data.voting_control else ""
-    detail = (
-        f"{competitor} (competitor) holds {_pct(data.stake_pct)}"
+    return (
+        f"{policy.competitor(data.investor)} (competitor) holds {_pct(data.stake_pct)}"
         f"{_usd(data.amount_usd)}{seats}{control}"
     )
-    return base, detail
 
 
-def _client_term(fact: Fact, policy: Policy) -> Term | None:
+def _client_base(fact: Fact, policy: Policy) -> float | None:
     """The latest word of one client: paused or ended counts, resumed does not."""
     if fact.type == "client.resumed":
         return None
@@ -217,9 +273,12 @@ def _client_term(fact: Fact, policy: Policy) -> Term | None:
     if policy.is_own_organisation(data.client):
         return None  # our own decision is not evidence about the vendor
     sig = policy.signals.peer_client_pause
-    terminated = fact.type == "client.terminated"
-    base = sig.weight * (sig.terminated_multiplier if terminated else 1.0)
-    return base, f"{data.client} {'ended' if terminated else 'paused'} work"
+    return sig.weight * (sig.terminated_multiplier if fact.type == "client.terminated" else 1.0)
+
+
+def _client_detail(fact: Fact, policy: Policy) -> str:
+    data: Any = fact.data
+    return f"{data.client} {'ended' if fact.type == 'client.terminated' else 'paused'} work"
 
 
 def _dataset_worth(fact: Fact, policy: Policy) -> float | None:
@@ -233,14 +292,14 @@ def _dataset_worth(fact: Fact, policy: Policy) -> float | None:
     return min(1.0, worth * (volume.floor + (1 - volume.floor) * scale))
 
 
-_SUMMED: dict[str, tuple[str, Callable[[Any, Policy], Term | None]]] = {
-    "person.moved": ("key_person_to_competitor", _key_person_term),
-    "security.incident": ("security_incident", _incident_term),
-    "workforce.changed": ("workforce_growth", _workforce_term),
-    "demand.changed": ("demand_surge", _demand_term),
-    "vendor.statement": ("vendor_mitigation", _mitigation_term),
-    "ownership.acquired": ("competitor_ownership", _acquisition_term),
-    "funding.round": ("competitor_ownership", _funding_term),
+_SUMMED: dict[str, tuple[str, Base, Describe]] = {
+    "person.moved": ("key_person_to_competitor", _key_person_base, _key_person_detail),
+    "security.incident": ("security_incident", _incident_base, _incident_detail),
+    "workforce.changed": ("workforce_growth", _workforce_base, _workforce_detail),
+    "demand.changed": ("demand_surge", _demand_base, _demand_detail),
+    "vendor.statement": ("vendor_mitigation", _mitigation_base, _mitigation_detail),
+    "ownership.acquired": ("competitor_ownership", _acquisition_base, _acquisition_detail),
+    "funding.round": ("competitor_ownership", _funding_base, _funding_detail),
 }
 """Unkeyed fact types whose every fact adds a decaying term to a signal."""
 _OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
@@ -255,30 +314,69 @@ class _Fold:
     Kept as its value at the latest term's time: adding a newer term multiplies by one decay
     factor and adds, reading at a later `at` multiplies by one more. The numbers depend only on
     the terms and their order, never on how many calls it took to add them.
+
+    The facts are kept for the explanation, which is put together only when read: the details
+    of facts added since the last read are formatted then, and appended to those formatted
+    before (the facts only ever grow until `clear`), so a live vendor's explanation costs one
+    detail per new fact, not one per fact per score.
     """
 
-    __slots__ = ("_explained", "details", "event_ids", "half_life", "t", "value")
+    __slots__ = (
+        "_details",
+        "_explained",
+        "describe",
+        "event_ids",
+        "facts",
+        "half_life",
+        "policy",
+        "t",
+        "value",
+    )
 
-    def __init__(self, half_life_days: float | None) -> None:
+    def __init__(self, half_life_days: float | None, describe: Describe, policy: Policy) -> None:
         self.half_life = _seconds(half_life_days)
+        self.describe = describe
+        self.policy = policy
         self.clear()
 
     def clear(self) -> None:
         self.value = 0.0
         self.t = -_FOREVER
+        self.facts: list[Fact] = []
         self.event_ids: list[str] = []
-        self.details: list[str] = []
+        self._details: list[str] = []
+        """The details of facts[:len(_details)], formatted by `explained`."""
         self._explained: tuple[tuple[str, ...], str] | None = None
 
-    def add(self, fact: Fact, term: Term) -> None:
-        base, detail = term
-        if self.event_ids:
+    def add(self, fact: Fact, base: float) -> None:
+        """Add a term `base` (> 0) at `fact`'s time, not before the latest term's."""
+        if self.facts:
             self.value = self.value * _decay(self.half_life, fact.t - self.t) + base
         else:
             self.value = base
         self.t = fact.t
+        self.facts.append(fact)
         self.event_ids.append(fact.event_id)
-        self.details.append(detail)
+        self._explained = None
+
+    def extend(self, facts: Iterable[Fact], base_of: Base, policy: Policy) -> None:
+        """`add` each of `facts`, in order, whose base hazard counts; `_refold`'s loop, with the
+        sum in locals and `_decay` inlined (the same float operations as `add`)."""
+        value, t, half_life = self.value, self.t, self.half_life
+        kept, ids = self.facts, self.event_ids
+        for fact in facts:
+            base = base_of(fact.data, policy)
+            if base is not None and base > 0:
+                if kept:
+                    age = fact.t - t
+                    decay = 0.5 ** (age / half_life) if half_life is not None and age > 0 else 1.0
+                    value = value * decay + base
+                else:
+                    value = base
+                t = fact.t
+                kept.append(fact)
+                ids.append(fact.event_id)
+        self.value, self.t = value, t
         self._explained = None
 
     def hazard(self, at: float) -> float:
@@ -292,7 +390,12 @@ class _Fold:
     def explained(self) -> tuple[tuple[str, ...], str]:
         """(event ids, detail) of the contribution; built once per change, not per score."""
         if self._explained is None:
-            self._explained = (tuple(self.event_ids), "; ".join(self.details))
+            details = self._details
+            if len(details) < len(self.facts):
+                describe, policy = self.describe, self.policy
+                for fact in self.facts[len(details) :]:
+                    details.append(describe(fact, policy))
+            self._explained = (tuple(self.event_ids), "; ".join(details))
         return self._explained
 
 
@@ -315,54 +418,75 @@ class _Ownership:
     can be kept as facts arrive, in any order.
     """
 
-    __slots__ = ("_explained", "_ordered", "acquired", "best", "funded", "half_life")
+    __slots__ = (
+        "_explained",
+        "_ordered",
+        "_stakes_explained",
+        "acquired",
+        "best",
+        "funded",
+        "half_life",
+        "policy",
+    )
 
-    def __init__(self, half_life_days: float | None) -> None:
+    def __init__(self, half_life_days: float | None, policy: Policy) -> None:
         self.half_life = _seconds(half_life_days)
-        self.best: dict[str, tuple[float, Fact, Term]] = {}
-        self.acquired = _Fold(half_life_days)
-        self.funded = _Fold(half_life_days)
-        self._ordered: list[tuple[float, Fact, Term]] | None = None
+        self.policy = policy
+        self.best: dict[str, tuple[float, Fact, float]] = {}
+        """competitor -> (strength key, the report, its base hazard)."""
+        self.acquired = _Fold(half_life_days, _acquisition_detail, policy)
+        self.funded = _Fold(half_life_days, _funding_detail, policy)
+        self._ordered: list[tuple[float, Fact, float]] | None = None
+        self._stakes_explained: tuple[list[str], list[str]] | None = None
+        """Ids and details of the ordered stakes: kept while only acquisitions and rounds
+        change, which is how a live vendor's ownership mostly changes."""
         self._explained: tuple[tuple[str, ...], str] | None = None
 
-    def offer_stake(self, fact: Fact, policy: Policy) -> None:
+    def offer_stake(self, fact: Fact) -> None:
         data: Any = fact.data
-        competitor = policy.competitor(data.investor)
+        competitor = self.policy.competitor(data.investor)
         if competitor is None:
             return
-        term = _stake_term(data, policy, competitor)
-        if term is None or term[0] <= 0:
+        base = _stake_base(data, self.policy)
+        if base <= 0:
             return
-        key = _stake_key(term[0], fact, self.half_life)
+        key = _stake_key(base, fact, self.half_life)
         held = self.best.get(competitor)
         if held is None or key > held[0] or (key == held[0] and fact < held[1]):
-            self.best[competitor] = (key, fact, term)
+            self.best[competitor] = (key, fact, base)
+            self._ordered = None
+            self._stakes_explained = None
             self.changed()
 
     def changed(self) -> None:
-        self._ordered = None
         self._explained = None
 
-    def ordered(self) -> list[tuple[float, Fact, Term]]:
+    def ordered(self) -> list[tuple[float, Fact, float]]:
         if self._ordered is None:
             self._ordered = sorted(self.best.values(), key=lambda b: (-b[0], b[1]))
         return self._ordered
 
     def hazard(self, at: float) -> float:
         stakes = 0.0
-        half_life = self.half_life
-        for _, fact, (base, _) in self.ordered():
-            stakes += base * _decay(half_life, at - fact.t)
+        if self.best:  # most vendors have no competitor stake
+            half_life = self.half_life
+            for _, fact, base in self.ordered():
+                stakes += base * _decay(half_life, at - fact.t)
         return stakes + self.acquired.hazard(at) + self.funded.hazard(at)
 
     def explained(self) -> tuple[tuple[str, ...], str]:
         if self._explained is None:
-            stakes = self.ordered()
+            if self._stakes_explained is None:
+                stakes = self.ordered()
+                self._stakes_explained = (
+                    [fact.event_id for _, fact, _ in stakes],
+                    [_stake_detail(fact, self.policy) for _, fact, _ in stakes],
+                )
+            stake_ids, stake_details = self._stakes_explained
             acquired_ids, acquired_detail = self.acquired.explained()
             funded_ids, funded_detail = self.funded.explained()
-            ids = (*(f.event_id for _, f, _ in stakes), *acquired_ids, *funded_ids)
-            details = [d for _, _, (_, d) in stakes]
-            details += [d for d in (acquired_detail, funded_detail) if d]
+            ids = (*stake_ids, *acquired_ids, *funded_ids)
+            details = stake_details + [d for d in (acquired_detail, funded_detail) if d]
             self._explained = (ids, "; ".join(details))
         return self._explained
 
@@ -370,32 +494,48 @@ class _Ownership:
 class _PeerPauses:
     """peer_client_pause: the latest word of every other client, folded in event-time order."""
 
-    __slots__ = ("_fold", "half_life_days", "latest")
+    __slots__ = ("_fold", "_said", "half_life_days", "latest", "policy")
 
-    def __init__(self, half_life_days: float | None) -> None:
+    def __init__(self, half_life_days: float | None, policy: Policy) -> None:
         self.half_life_days = half_life_days
-        self.latest: dict[str, tuple[Fact, Term]] = {}
+        self.policy = policy
+        self.latest: dict[str, tuple[Fact, float]] = {}
+        """client -> (its latest word, when that counts, and the word's base hazard)."""
         self._fold: _Fold | None = None
+        self._said: dict[str, str] = {}
+        """event id -> detail of the words in `latest` explained so far. Any client's new word
+        refolds them all, and this keeps that from formatting the others' words again."""
 
-    def set(self, client: str, fact: Fact, policy: Policy) -> None:
+    def set(self, client: str, fact: Fact) -> None:
         """`fact` is now the latest about `client`; it replaces what the client said before."""
-        term = _client_term(fact, policy)
-        if term is not None and term[0] > 0:
-            self.latest[client] = (fact, term)
-        elif self.latest.pop(client, None) is None:
+        base = _client_base(fact, self.policy)
+        held = self.latest.get(client)
+        if base is not None and base > 0:
+            self.latest[client] = (fact, base)
+        elif held is None:
             return
+        else:
+            del self.latest[client]
+        if held is not None:
+            self._said.pop(held[0].event_id, None)
         self._fold = None
+
+    def _describe(self, fact: Fact, policy: Policy) -> str:
+        said = self._said.get(fact.event_id)
+        if said is None:
+            said = self._said[fact.event_id] = _client_detail(fact, policy)
+        return said
 
     def fold(self) -> _Fold:
         if self._fold is None:
-            self._fold = _Fold(self.half_life_days)
-            # (fact, term) pairs sort by fact: facts are unique, so terms are never compared.
-            for fact, term in sorted(self.latest.values()):
-                self._fold.add(fact, term)
+            self._fold = _Fold(self.half_life_days, self._describe, self.policy)
+            # (fact, base) pairs sort by fact: facts are unique, so bases are never compared.
+            for fact, base in sorted(self.latest.values()):
+                self._fold.add(fact, base)
         return self._fold
 
     def hazard(self, at: float) -> float:
-        return self.fold().hazard(at)
+        return (self._fold or self.fold()).hazard(at)
 
     def explained(self) -> tuple[tuple[str, ...], str]:
         return self.fold().explained()
@@ -408,7 +548,7 @@ class _DataAtStake:
 
     def __init__(self) -> None:
         self.worth: dict[str, tuple[Fact, float]] = {}
-        self._value: tuple[float, tuple[str, ...]] | None = None
+        self._value: tuple[float, tuple[str, ...], float] | None = None
 
     def set(self, dataset: str, fact: Fact, policy: Policy) -> None:
         """`fact` is now the latest about `dataset`: shared (with its worth) or revoked."""
@@ -419,14 +559,15 @@ class _DataAtStake:
             return
         self._value = None
 
-    def value(self) -> tuple[float, tuple[str, ...]]:
-        """(data at stake 0-1, the data.shared event ids behind it, sorted)."""
+    def value(self) -> tuple[float, tuple[str, ...], float]:
+        """(data at stake 0-1, the data.shared event ids behind it, sorted, and the data at
+        stake rounded as a Score shows it: kept, as it changes far less often than scores)."""
         if self._value is None:
             keep = 1.0
             for dataset in sorted(self.worth):
                 keep *= 1.0 - self.worth[dataset][1]
             ids = tuple(sorted(fact.event_id for fact, _ in self.worth.values()))
-            self._value = (1.0 - keep, ids)
+            self._value = (1.0 - keep, ids, round(1.0 - keep, 4))
         return self._value
 
 
@@ -457,11 +598,12 @@ class _Aggregates:
         self.name: str | None = None
         """The registered name, if the vendor is registered."""
         self.data = _DataAtStake()
-        self.ownership = _Ownership(sig.competitor_ownership.half_life_days)
-        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days)
+        self.ownership = _Ownership(sig.competitor_ownership.half_life_days, policy)
+        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, policy)
         self.summed: dict[str, _Fold] = {
-            kind: _Fold(getattr(sig, signal).half_life_days)
-            for kind, (signal, _) in _SUMMED.items()
+            kind: _Fold(getattr(sig, signal).half_life_days, describe, policy)
+            for kind, (signal, _, describe) in _SUMMED.items()
+            if kind not in _OWNERSHIP_KINDS
         }
         self.summed["ownership.acquired"] = self.ownership.acquired
         self.summed["funding.round"] = self.ownership.funded
@@ -485,11 +627,11 @@ class _Aggregates:
             for fact in facts:
                 if fact.t > upto:
                     break
-                agg.ownership.offer_stake(fact, policy)
+                agg.ownership.offer_stake(fact)
         for client, facts in state.clients.items():
             fact = latest(facts, upto)
             if fact is not None:
-                agg.pauses.set(client, fact, policy)
+                agg.pauses.set(client, fact)
         for dataset, facts in state.datasets.items():
             fact = latest(facts, upto)
             if fact is not None:
@@ -503,11 +645,7 @@ class _Aggregates:
         """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
         fold = self.summed[kind]
         fold.clear()
-        term_of = _SUMMED[kind][1]
-        for fact in state.facts(kind, upto):
-            term = term_of(fact.data, self.policy)
-            if term is not None and term[0] > 0:
-                fold.add(fact, term)
+        fold.extend(state.facts(kind, upto), _SUMMED[kind][1], self.policy)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
@@ -520,20 +658,20 @@ class _Aggregates:
             if facts[-1] is not fact:
                 self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
             else:
-                term = _SUMMED[kind][1](data, self.policy)
-                if term is not None and term[0] > 0:
-                    self.summed[kind].add(fact, term)
+                base = _SUMMED[kind][1](data, self.policy)
+                if base is not None and base > 0:
+                    self.summed[kind].add(fact, base)
                     if kind in _OWNERSHIP_KINDS:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
             client = normalise_org(data.client)
             if state.clients[client][-1] is fact:
-                self.pauses.set(client, fact, self.policy)
+                self.pauses.set(client, fact)
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
                 self.data.set(data.dataset, fact, self.policy)
         elif kind == "ownership.stake_acquired":
-            self.ownership.offer_stake(fact, self.policy)
+            self.ownership.offer_stake(fact)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
             self.name = data.name
         self.synced += 1
@@ -564,7 +702,8 @@ def data_at_stake(state: VendorState, policy: Policy, at: float) -> tuple[float,
         fact = latest(facts, at)
         if fact is not None:
             held.set(dataset, fact, policy)
-    return held.value()
+    stake, ids, _ = held.value()
+    return stake, ids
 
 
 def _timestamp(at: datetime | float | None, state: VendorState) -> float:
@@ -599,8 +738,13 @@ def score(
 
 
 def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
-    """Combine the signals as of `t` into the score and its contributions."""
-    stake, data_ids = aggregates.data.value()
+    """Combine the signals as of `t` into the score and its contributions.
+
+    This runs for every score, so each number is computed once (the float operations are those
+    of the formulas in the module docstring, in the same order) and the named tuples are built
+    as plain tuples, in C.
+    """
+    stake, data_ids, shown_stake = aggregates.data.value()
     risks: list[tuple[str, float, Any]] = []
     positive = 0.0
     for name, signal in aggregates.risks:
@@ -610,28 +754,36 @@ def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregat
             risks.append((name, hazard, signal))
     mitigation = aggregates.mitigation
     offset = min(mitigation.hazard(t), policy.signals.vendor_mitigation.max_offset_ratio * positive)
-    unmitigated = 100.0 * stake * (1.0 - math.exp(-positive))
-    value = 100.0 * stake * (1.0 - math.exp(-(positive - offset)))
-    # Largest first, ties by signal name: sort plain tuples, then build the contributions.
-    ranked = sorted(
-        (-round(unmitigated * hazard / positive, 2), name, signal) for name, hazard, signal in risks
-    )
-    contributions = []
-    for points, name, signal in ranked:
-        event_ids, detail = signal.explained()
-        contributions.append(Contribution(name, -points, event_ids, detail))
+    scale = 100.0 * stake
+    exposure = 1.0 - math.exp(-positive)
+    unmitigated = scale * exposure
     if offset > 0:
-        event_ids, detail = mitigation.explained()
+        likelihood = 1.0 - math.exp(-(positive - offset))
+        value = scale * likelihood
+    else:  # offset is 0 (both of its candidates are >= 0), and positive - 0.0 is positive
+        likelihood, value = exposure, unmitigated
+    # Largest first, ties by signal name: sort plain tuples, then build the contributions.
+    ranked = [
+        (-round(unmitigated * hazard / positive, 2), name, signal) for name, hazard, signal in risks
+    ]
+    ranked.sort()
+    contributions = [
+        _new_tuple(Contribution, (name, -points, *signal.explained()))
+        for points, name, signal in ranked
+    ]
+    if offset > 0:
         points = round(value - unmitigated, 2)
-        contributions.append(Contribution("vendor_mitigation", points, event_ids, detail))
+        contributions.append(
+            _new_tuple(Contribution, ("vendor_mitigation", points, *mitigation.explained()))
+        )
     value = round(value, 2)
     return Score(
         state.vendor_id,
         aggregates.name or state.vendor_id,
         value,
         policy.severity(value),
-        round(stake, 4),
-        round(1.0 - math.exp(-(positive - offset)), 4),
+        shown_stake,
+        round(likelihood, 4),
         tuple(contributions),
         data_ids,
         policy.version,
