@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from vendorwatch.schemas.events import Event, Seniority
 from vendorwatch.streams.policy import (
@@ -128,9 +128,8 @@ class Condition:
     event_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Everything a rule may look at."""
+class Context(NamedTuple):
+    """Everything a rule may look at (a named tuple: one is built per event, in C)."""
 
     alerts: AlertState
     previous: Score | None
@@ -329,6 +328,36 @@ def render_summary(rule: AlertRule, ctx: Context, values: dict[str, Any]) -> str
     return rule.summary.format_map(_Fields(base | values))
 
 
+def _transition(
+    rule: AlertRule,
+    status: str,
+    firing: Firing,
+    ends_at: float | None,
+    ctx: Context,
+) -> Transition:
+    current, previous = ctx.current, ctx.previous
+    return Transition(
+        vendor_id=current.vendor_id,
+        vendor_name=current.name,
+        rule=rule.name,
+        fingerprint=firing.fingerprint,
+        status=status,
+        severity=firing.severity,
+        summary=firing.summary,
+        starts_at=firing.starts_at,
+        ends_at=ends_at,
+        event_ids=firing.event_ids,
+        caused_by=ctx.event.id,
+        score=current.score,
+        previous_score=previous.score if previous else None,
+        score_severity=current.severity,
+        previous_score_severity=previous.severity if previous else None,
+        contributions=current.contributions,
+        policy_version=current.policy_version,
+        as_of=ctx.at,
+    )
+
+
 def evaluate(
     alerts: AlertState,
     previous: Score | None,
@@ -341,35 +370,9 @@ def evaluate(
     at = current.as_of.timestamp()
     ctx = Context(alerts, previous, current, state, event, policy, at)
     transitions: list[Transition] = []
-
-    def transition(rule: AlertRule, status: str, firing: Firing, ends_at: float | None) -> None:
-        transitions.append(
-            Transition(
-                vendor_id=current.vendor_id,
-                vendor_name=current.name,
-                rule=rule.name,
-                fingerprint=firing.fingerprint,
-                status=status,
-                severity=firing.severity,
-                summary=firing.summary,
-                starts_at=firing.starts_at,
-                ends_at=ends_at,
-                event_ids=firing.event_ids,
-                caused_by=event.id,
-                score=current.score,
-                previous_score=previous.score if previous else None,
-                score_severity=current.severity,
-                previous_score_severity=previous.severity if previous else None,
-                contributions=current.contributions,
-                policy_version=current.policy_version,
-                as_of=at,
-            )
-        )
-
-    for rule in policy.alerts.rules:
-        if not rule.enabled:
-            continue
-        firing = alerts.firing.get(rule.name)
+    firings = alerts.firing
+    for rule in _enabled_rules(policy):
+        firing = firings.get(rule.name)
         if not _may_change(rule, event.type, firing is not None):
             continue
         condition = _EVALUATORS[type(rule)](rule, ctx)
@@ -382,13 +385,24 @@ def evaluate(
                 starts_at=at,
                 event_ids=condition.event_ids,
             )
-            alerts.firing[rule.name] = firing
-            transition(rule, "firing", firing, None)
+            firings[rule.name] = firing
+            transitions.append(_transition(rule, "firing", firing, None, ctx))
         elif not condition.active and firing is not None:
-            del alerts.firing[rule.name]
-            transition(rule, "resolved", firing, at)
+            del firings[rule.name]
+            transitions.append(_transition(rule, "resolved", firing, at, ctx))
     _remember(alerts, policy, at, current.score)
     return transitions
+
+
+_ENABLED: dict[str, tuple[AlertRule, ...]] = {}
+
+
+def _enabled_rules(policy: Policy) -> tuple[AlertRule, ...]:
+    """The policy's enabled rules in order, kept per policy version (read after every event)."""
+    rules = _ENABLED.get(policy.version)
+    if rules is None:
+        rules = _ENABLED[policy.version] = tuple(r for r in policy.alerts.rules if r.enabled)
+    return rules
 
 
 _JUMP_WINDOWS: dict[str, float | None] = {}
