@@ -6,9 +6,10 @@ and the intervals cut to one second. It scrapes sample_metrics_server.py, which 
 metric registry with realistic samples. Each query of deploy/grafana/generate.py's
 ``panel_queries()`` is then evaluated through /api/v1/query, ``$vendor`` set to one vendor.
 
-That proves the metric names, the recording rules and the dashboards agree end to end. Once the
-worker runs in tests, the same helpers (``running_prometheus``, ``wait_for_panels``) evaluate the
-panels against it: point ``targets`` at the worker's host:port instead.
+That proves the metric names, the recording rules and the dashboards agree end to end. Then the
+same helpers (``running_prometheus``, ``wait_for_panels``) scrape a real worker that has scored
+the demo scenario and delivered its alerts through a webhook that answered 429 and 500 first:
+every panel must return data from it too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +33,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
+
+from vendorwatch.streams import topics
+from vendorwatch.streams.broker import EmbeddedBroker
+
+from .conftest import WorkerFactory
+from .receivers import WEBHOOK_PATH, Reply, receiving
+from .workers import demo_lines, produce, wait_for_demo_scored
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
@@ -324,37 +331,64 @@ WORKER_MUST_EXPORT = {
 """What a worker that has scored the demo scenario exports at the least (grow it, never shrink)."""
 
 
-def test_panels_against_a_running_worker(running_worker_metrics_url: str, tmp_path: Path) -> None:
-    """The same panels, scraped from a real worker that has scored the demo scenario.
+WORKER_WITH_SINK_EXPORTS = WORKER_MUST_EXPORT | {
+    "vendorwatch_alerts_active",
+    "vendorwatch_consumer_lag_messages",
+    "vendorwatch_last_commit_timestamp_seconds",
+    "vendorwatch_notifications_total",
+    "vendorwatch_delivery_latency_seconds",
+    "vendorwatch_delivery_retries_total",
+    "vendorwatch_delivery_rate_limited_total",
+}
+"""What the same worker exports once its health sensor has run and its webhook sink has
+delivered, after a 429 and a 500 (the delivery panels chart retries and rate limiting)."""
 
-    A panel whose metrics the worker exports must return series (an idle worker's quantiles may
-    be NaN, so any sample counts). Panels fed by metrics this worker has no source for yet (no
-    sink configured, say) are listed in a warning instead.
+
+def test_panels_against_a_running_worker(
+    fresh_kafka: EmbeddedBroker, worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    """Every panel returns data, scraped from a real worker that has scored the demo scenario
+    and delivered its alerts to a webhook that first answered 429, then 500.
+
+    Each query is evaluated through Prometheus's HTTP API; an idle worker's quantiles may be
+    NaN, so any sample counts as data.
     """
     binary = require_tool("prometheus")
-    url = urllib.parse.urlsplit(running_worker_metrics_url)
-    assert url.path == "/metrics", "the scrape job uses the default metrics path"
-    body = _get(running_worker_metrics_url)
-    assert body is not None
-    exported = exported_families(body.decode())
-    assert exported >= WORKER_MUST_EXPORT, WORKER_MUST_EXPORT - exported
+    with receiving(path=WEBHOOK_PATH) as hook:
+        hook.script(Reply(429, "slow down"), Reply(500, "boom"))
+        sinks = {"VENDORWATCH_WEBHOOK_URL": hook.url, "VENDORWATCH_WEBHOOK_SECRET": "s" * 32}
+        worker = worker_factory(fresh_kafka.bootstrap_servers, env=sinks)
+        worker.wait_ready()
+        produce(fresh_kafka.bootstrap_servers, topics.RAW, demo_lines())
+        wait_for_demo_scored(worker)
+        metrics_url = worker.base_url + "/metrics"
+        url = urllib.parse.urlsplit(metrics_url)
+        assert url.path == "/metrics", "the scrape job uses the default metrics path"
 
-    def sourced(query: PanelQuery) -> bool:
-        return panel_sources(query[2]) <= exported | {"up"}
+        def exported() -> set[str]:
+            body = _get(metrics_url)
+            return exported_families(body.decode()) if body is not None else set()
 
-    with running_prometheus([url.netloc], tmp_path, binary) as base:
-        wait_until(lambda: instant_query(base, f'up{{job="{WORKER_JOB}"}} == 1') != [], 30)
-        results = wait_for_panels(
-            base, {"vendor": "scale-ai"}, timeout=30, required=sourced, accept=bool
+        try:
+            wait_until(lambda: exported() >= WORKER_WITH_SINK_EXPORTS, 90)
+        except AssertionError:
+            missing = sorted(WORKER_WITH_SINK_EXPORTS - exported())
+            raise AssertionError(f"the worker never exported {missing}") from None
+        assert len(hook.answered(200)) >= 1, "the webhook got its alerts after the errors"
+        unsourced = sorted(
+            f"{d} / {t}"
+            for d, t, e in load_generator().panel_queries()
+            if not panel_sources(e) <= exported() | {"up"}
         )
+        assert unsourced == [], "panels fed by metrics the worker does not export: " + "; ".join(
+            unsourced
+        )
+        with running_prometheus([url.netloc], tmp_path, binary) as base:
+            wait_until(lambda: instant_query(base, f'up{{job="{WORKER_JOB}"}} == 1') != [], 30)
+            results = wait_for_panels(base, {"vendor": "scale-ai"}, timeout=60, accept=bool)
 
-    empty = [f"{d} / {t}: {e}" for (d, t, e), r in results.items() if sourced((d, t, e)) and not r]
+    empty = [f"{d} / {t}: {e}" for (d, t, e), r in results.items() if not r]
     assert empty == [], "panels without data from a live worker:\n" + "\n".join(empty)
     per_vendor = [r for (_, t, _), r in results.items() if t.endswith("$vendor")]
     for result in per_vendor:
         assert {sample["metric"]["vendor"] for sample in result} == {"scale-ai"}
-    unsourced = sorted({f"{d} / {t}" for d, t, e in results if not sourced((d, t, e))})
-    if unsourced:
-        warnings.warn(
-            "panels the worker exports nothing for yet: " + "; ".join(unsourced), stacklevel=1
-        )
