@@ -59,8 +59,6 @@ class Pipeline:
     view: ScoreView
     raw_topic: Any
     events_topic: Any
-    dlq_topic: Any
-    scores_topic: Any
     alerts_topic: Any
     alerting: Any = None
 
@@ -162,8 +160,6 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     )
     raw_topic = bytes_topic(app, topics.RAW)
     events_topic = bytes_topic(app, topics.EVENTS)
-    dlq_topic = bytes_topic(app, topics.EVENTS_DLQ)
-    scores_topic = bytes_topic(app, topics.SCORES)
     alerts_topic = bytes_topic(app, topics.ALERTS)
     processor = Processor(policy)
     view = ScoreView(bootstrap_servers)
@@ -176,8 +172,6 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         view,
         raw_topic,
         events_topic,
-        dlq_topic,
-        scores_topic,
         alerts_topic,
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
