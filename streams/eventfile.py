@@ -58,8 +58,6 @@ class FoldedFile:
 
     states: dict[str, VendorState]
     errors: list[LineError]
-    events: int
-    """Valid events read (repeated ids included: `apply` ignores them)."""
 
 
 def fold_lines(lines: Iterable[bytes]) -> FoldedFile:
@@ -67,26 +65,20 @@ def fold_lines(lines: Iterable[bytes]) -> FoldedFile:
 
     One pass, without a list of every event, because an event is only needed until `apply` has
     filed it; and inside `bulk_fold`, because the collector would otherwise re-scan the growing
-    history over and over (streams/heap.py). `lines` may hold blank lines; they are skipped.
+    history over and over (streams/heap.py). Blank lines are skipped, as `parse_lines` does.
     """
     states: dict[str, VendorState] = {}
     errors: list[LineError] = []
-    count = 0
     with bulk_fold():
-        for number, raw in enumerate(lines, start=1):
-            try:
-                event = parse_event(raw)
-            except InvalidEvent as exc:
-                if not raw.strip():
-                    continue
-                errors.append(LineError(number, exc.reason, str(exc)))
+        for _, item in parse_lines(lines):
+            if isinstance(item, LineError):
+                errors.append(item)
                 continue
-            count += 1
-            state = states.get(event.subject)
+            state = states.get(item.subject)
             if state is None:
-                state = states[event.subject] = VendorState(event.subject)
-            apply(state, event)
-    return FoldedFile(states, errors, count)
+                state = states[item.subject] = VendorState(item.subject)
+            apply(state, item)
+    return FoldedFile(states, errors)
 
 
 def demo_scenario_path() -> Path:
