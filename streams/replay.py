@@ -395,22 +395,14 @@ class ReplaySink:
 
     def feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         """Fold a chunk of one partition's records (in offset order)."""
+        with bulk_fold():
+            self._feed(partition, records)
+
+    def _feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         stats = self.stats
         runs = self.runs
         horizon = self.horizon
         vendor_key = self._vendor_key
-        with bulk_fold():
-            self._feed(partition, records, stats, runs, horizon, vendor_key)
-
-    def _feed(
-        self,
-        partition: int,
-        records: Iterable[ConsumerRecord],
-        stats: SinkStats,
-        runs: list[PolicyRun],
-        horizon: float | None,
-        vendor_key: bytes | None,
-    ) -> None:
         for record in records:
             stats.records += 1
             value = record.value
