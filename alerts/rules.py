@@ -371,7 +371,8 @@ def evaluate(
     ctx = Context(alerts, previous, current, state, event, policy, at)
     transitions: list[Transition] = []
     firings = alerts.firing
-    for rule in _enabled_rules(policy):
+    plan = _plan(policy)
+    for rule in plan.enabled:
         firing = firings.get(rule.name)
         if not _may_change(rule, event.type, firing is not None):
             continue
@@ -390,37 +391,34 @@ def evaluate(
         elif not condition.active and firing is not None:
             del firings[rule.name]
             transitions.append(_transition(rule, "resolved", firing, at, ctx))
-    _remember(alerts, policy, at, current.score)
+    _remember(alerts, plan.history_s, at, current.score)
     return transitions
 
 
-_ENABLED: dict[str, tuple[AlertRule, ...]] = {}
+class _Plan(NamedTuple):
+    """What `evaluate` reads from a policy after every event, worked out once per version."""
+
+    enabled: tuple[AlertRule, ...]
+    """The enabled rules, in policy order."""
+    history_s: float | None
+    """Seconds of score history the jump rules look back on (None: no jump rule)."""
 
 
-def _enabled_rules(policy: Policy) -> tuple[AlertRule, ...]:
-    """The policy's enabled rules in order, kept per policy version (read after every event)."""
-    rules = _ENABLED.get(policy.version)
-    if rules is None:
-        rules = _ENABLED[policy.version] = tuple(r for r in policy.alerts.rules if r.enabled)
-    return rules
+_PLANS: dict[str, _Plan] = {}
 
 
-_JUMP_WINDOWS: dict[str, float | None] = {}
+def _plan(policy: Policy) -> _Plan:
+    plan = _PLANS.get(policy.version)
+    if plan is None:
+        rules = policy.alerts.rules
+        days = [r.window_days for r in rules if isinstance(r, JumpRule)]
+        plan = _PLANS[policy.version] = _Plan(
+            tuple(r for r in rules if r.enabled), max(days) * DAY if days else None
+        )
+    return plan
 
 
-def _longest_jump_window(policy: Policy) -> float | None:
-    """Seconds of score history the jump rules of `policy` look back on (None: no jump rule).
-    Kept per policy version: this runs after every event."""
-    try:
-        return _JUMP_WINDOWS[policy.version]
-    except KeyError:
-        days = [r.window_days for r in policy.alerts.rules if isinstance(r, JumpRule)]
-        window = _JUMP_WINDOWS[policy.version] = max(days) * DAY if days else None
-        return window
-
-
-def _remember(alerts: AlertState, policy: Policy, at: float, value: float) -> None:
-    window = _longest_jump_window(policy)
+def _remember(alerts: AlertState, window: float | None, at: float, value: float) -> None:
     if window is None:
         return
     history = alerts.history
