@@ -360,24 +360,11 @@ class _Fold:
         self._explained = None
 
     def extend(self, facts: Iterable[Fact], base_of: Base, policy: Policy) -> None:
-        """`add` each of `facts`, in order, whose base hazard counts; `_refold`'s loop, with the
-        sum in locals and `_decay` inlined (the same float operations as `add`)."""
-        value, t, half_life = self.value, self.t, self.half_life
-        kept, ids = self.facts, self.event_ids
+        """`add` each of `facts`, in order, whose base hazard counts (`_refold`'s loop)."""
         for fact in facts:
             base = base_of(fact.data, policy)
             if base is not None and base > 0:
-                if kept:
-                    age = fact.t - t
-                    decay = 0.5 ** (age / half_life) if half_life is not None and age > 0 else 1.0
-                    value = value * decay + base
-                else:
-                    value = base
-                t = fact.t
-                kept.append(fact)
-                ids.append(fact.event_id)
-        self.value, self.t = value, t
-        self._explained = None
+                self.add(fact, base)
 
     def hazard(self, at: float) -> float:
         """The sum as of `at` (not before the latest term); 0 when empty. `_decay` inlined:
