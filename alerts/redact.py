@@ -22,6 +22,9 @@ _MIN_SECRET_LEN = 8  # shorter values would scrub ordinary words out of every lo
 
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
+_longest_first: tuple[str, ...] = ()
+"""`_secrets` longest first (a secret that contains another is replaced whole), kept sorted
+when one is registered: `scrub` runs on every value of every log line."""
 
 
 def reveal(value: str | SecretStr) -> str:
@@ -44,9 +47,10 @@ def register_secret(value: str | SecretStr) -> None:
             candidates.add(parts.query)
         if parts.password:
             candidates.add(parts.password)
-    global _secrets
+    global _secrets, _longest_first
     with _lock:
         _secrets = _secrets | {c for c in candidates if len(c) >= _MIN_SECRET_LEN}
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def registered_count() -> int:
@@ -56,9 +60,13 @@ def registered_count() -> int:
 
 def scrub(text: str, extra: Iterable[str] = ()) -> str:
     """Replace every registered secret (and any `extra` value) in `text` with [REDACTED]."""
-    values = sorted(
-        _secrets | {e for e in extra if len(e) >= _MIN_SECRET_LEN}, key=len, reverse=True
-    )
+    values = _longest_first
+    if extra:
+        values = tuple(
+            sorted(
+                _secrets | {e for e in extra if len(e) >= _MIN_SECRET_LEN}, key=len, reverse=True
+            )
+        )
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)

@@ -22,7 +22,7 @@ import logging.config
 import sys
 import threading
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import orjson
 import structlog
@@ -100,6 +100,60 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
     }
 
 
+class _LineWriter:
+    """structlog's final logger for vendorwatch's own lines: one write per rendered line.
+
+    Why not through stdlib logging like the libraries' lines: the round trip (a LogRecord, the
+    handler chain, a formatter that re-enters structlog) cost ~50 µs per line, and the worker
+    writes one `score_changed` line per score change. Lines go to the stream of the handler
+    `configure_logging` installed last, under that handler's own lock, so they never interleave
+    with a library's line, and a logger cached before a reconfiguration follows it.
+    """
+
+    __slots__ = ("name",)
+
+    handler: ClassVar[logging.StreamHandler[TextIO] | None] = None
+    level: ClassVar[int] = logging.INFO
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        """Read by `structlog.stdlib.add_logger_name`, as a stdlib logger's would be."""
+
+    def msg(self, message: str) -> None:
+        handler = _LineWriter.handler
+        if handler is None or handler.lock is None:
+            return
+        with handler.lock:
+            handler.stream.write(message + "\n")
+            handler.stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _line_writer(name: str | None = None, *_: Any) -> _LineWriter:
+    return _LineWriter(name or "root")
+
+
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _below_level(_: Any, method: str, event_dict: Any) -> Any:
+    """Drop a line below the configured level before any other processor runs (the level is
+    read per line, so a logger cached before a reconfiguration follows it too)."""
+    if _METHOD_LEVELS.get(method, logging.CRITICAL) < _LineWriter.level:
+        raise structlog.DropEvent
+    return event_dict
+
+
 def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog and stdlib logging once per process."""
     config = logging_config(fmt, level)
@@ -109,20 +163,27 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
     # No line prints where it was logged from (file, function, line number), so stdlib logging
     # need not walk the stack for every record (the documented `_srcfile` switch).
     logging._srcfile = None  # type: ignore[attr-defined]
+    (handler,) = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    formatter = handler.formatter
+    assert isinstance(formatter, structlog.stdlib.ProcessorFormatter)
+    _LineWriter.handler = handler
+    _LineWriter.level = logging.getLevelName(level.upper())
+
     structlog.configure(
         processors=[
-            # below the configured level, drop a line before any processor runs
-            structlog.stdlib.filter_by_level,
+            _below_level,
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            # the formatter's own chain for library lines: the same scrubbing and renderer
+            *formatter.processors[1:],
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=_line_writer,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
         cache_logger_on_first_use=True,
     )
     logging.captureWarnings(True)  # `warnings.warn` text goes through the formatter too

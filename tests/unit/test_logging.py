@@ -86,3 +86,28 @@ def test_claimed_ids_are_short_printable_strings_only() -> None:
     assert claimed["vendor_id"] == "line?break?[31m"
     assert claimed_in({"id": 42, "subject": ["a"]}) == {}
     assert claimed_in("evt-1") == {}
+
+
+def test_own_and_library_lines_share_the_stream_and_follow_a_reconfiguration() -> None:
+    done = run_child(
+        """
+        import io, logging, sys
+        import structlog
+        log = structlog.get_logger("vendorwatch.test")
+        log.info("first", vendor_id="v1")
+        log.debug("hidden")
+        logging.getLogger("aiokafka").warning("library line")
+        later = io.StringIO()
+        configure_logging("json", "warning", stream=later)
+        log.info("dropped below warning")
+        log.warning("second", vendor_id="v2")
+        sys.stderr.write(later.getvalue())
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    records = json_lines(done.stderr)
+    assert [(r["event"], r["logger"], r["level"]) for r in records] == [
+        ("first", "vendorwatch.test", "info"),
+        ("library line", "aiokafka", "warning"),
+        ("second", "vendorwatch.test", "warning"),
+    ]
