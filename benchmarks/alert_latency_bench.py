@@ -1,7 +1,7 @@
 """Alert latency: an event that makes a vendor alert, from produced to received by a webhook.
 
 Issue 4's target: p99 under 500 ms at 1,000 events/s of background load on the embedded broker.
-One run per group wait (default: the shipped policy's 0.5 s, then a policy with 0.05 s), each on
+One run per group wait (default: the shipped policy's 0.1 s, then a policy with 0.05 s), each on
 a fresh embedded Tansu with one real `vendorwatch worker` subprocess delivering to a signed-
 webhook receiver in this process (its own thread and event loop, same clock as the producer):
 
@@ -18,9 +18,9 @@ Also measured per probe: when its first transition was published on `vendorwatch
 rules" and "notify" (fetch, group wait, signing, HTTP). And at the end, whether the worker kept
 up with the background (events consumed vs produced) and that no quiet vendor was notified.
 
-    python benchmarks/alert_latency_bench.py                       # 1,000/s, 60 s, 0.5 and 0.05
+    python benchmarks/alert_latency_bench.py                       # 1,000/s, 60 s, 0.1 and 0.05
     python benchmarks/alert_latency_bench.py --seconds 20 --rate 500
-    python benchmarks/alert_latency_bench.py --group-waits 0.5     # only the shipped policy
+    python benchmarks/alert_latency_bench.py --group-waits default # only the shipped policy
 
 Prints a markdown table on stdout, progress on stderr, JSON to benchmarks/results/alerts.json.
 The machine is shared and noisy: look at the load average printed with the results.
