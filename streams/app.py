@@ -28,6 +28,7 @@ from vendorwatch.streams import health, metrics, topics
 from vendorwatch.streams.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.history import read_events
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
+from vendorwatch.streams.partitioning import vendor_partitioner
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.processor import Outcome, Processor
 from vendorwatch.streams.settings import Settings
@@ -155,6 +156,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         web_application_options={"client_max_size": settings.max_request_bytes},
         datadir=str(datadir),
         producer_linger=0.002,
+        producer_partitioner=vendor_partitioner,
         stream_buffer_maxsize=4096,
         **FAUST_BROKER_SETTINGS,
     )
