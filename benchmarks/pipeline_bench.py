@@ -55,7 +55,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams import topics
+from vendorwatch.streams import faust_handoff, topics
 from vendorwatch.streams.app import PRODUCED_AT_HEADER
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics, free_loopback_port
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
@@ -180,12 +180,17 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> Rate:
 # --- (b) bare Faust agent --------------------------------------------------------------------
 
 
-def bare_faust_child(bootstrap: str, topic: str, n: int, partitions: int) -> None:
-    """Runs in its own process: a Faust app whose only agent counts raw messages."""
+def bare_faust_child(
+    bootstrap: str, topic: str, n: int, partitions: int, handoff: bool = False
+) -> None:
+    """Runs in its own process: a Faust app whose only agent counts raw messages; with
+    `handoff`, Faust's consumer has the hand-off the worker installs (streams/faust_handoff.py)."""
     import faust
     from faust.worker import Worker
 
     apply_aiokafka_workarounds()
+    if handoff:
+        faust_handoff.install()
     app = faust.App(
         f"bench-bare-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{bootstrap}",
@@ -213,7 +218,7 @@ def bare_faust_child(bootstrap: str, topic: str, n: int, partitions: int) -> Non
     Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
-def bare_faust(bootstrap: str, topic: str, n: int, partitions: int) -> Rate:
+def bare_faust(bootstrap: str, topic: str, n: int, partitions: int, handoff: bool = False) -> Rate:
     argv = [
         sys.executable,
         __file__,
@@ -222,6 +227,7 @@ def bare_faust(bootstrap: str, topic: str, n: int, partitions: int) -> Rate:
         topic,
         str(n),
         str(partitions),
+        "handoff" if handoff else "stock",
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     found = re.search(r"RESULT (\{.*\})", done.stdout)
@@ -489,8 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiled_worker(args_list[1], args_list[2:])
         return 0
     if args_list[:1] == ["--bare-faust-child"]:
-        bootstrap, topic, n, partitions = args_list[1:5]
-        bare_faust_child(bootstrap, topic, int(n), int(partitions))
+        bootstrap, topic, n, partitions, flavour = args_list[1:6]
+        bare_faust_child(bootstrap, topic, int(n), int(partitions), flavour == "handoff")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -520,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         note("(b) bare Faust agent loop")
         bare = bare_faust(bootstrap, BENCH_TOPIC, n, args.partitions)
         note(f"    {bare.per_second:,.0f}/s")
+        note("(b') bare Faust agent loop, with the worker's consumer hand-off")
+        bare_handoff = bare_faust(bootstrap, BENCH_TOPIC, n, args.partitions, handoff=True)
+        note(f"    {bare_handoff.per_second:,.0f}/s")
 
         note("(c) pipeline: validate + score, one worker")
         port = free_loopback_port()
@@ -557,28 +566,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ratio_raw = pipe.per_second / raw.per_second
     ratio_faust = pipe.per_second / bare.per_second
+    ratio_handoff = pipe.per_second / bare_handoff.per_second
     result = {
         "events": n,
         "vendors": vendors,
         "partitions": args.partitions,
         "raw_aiokafka_per_s": raw.per_second,
         "bare_faust_per_s": bare.per_second,
+        "bare_faust_handoff_per_s": bare_handoff.per_second,
         "pipeline_per_s": pipe.per_second,
         "pipeline_worker_cpu_ms_per_event": cpu_ms,
         "cpu_us_per_message": {
             "raw": raw.cpu_us_per_message,
             "bare": bare.cpu_us_per_message,
+            "bare_handoff": bare_handoff.cpu_us_per_message,
             "pipeline": cpu_ms * 1000,
         },
         "pipeline_over_raw": ratio_raw,
         "pipeline_over_faust": ratio_faust,
+        "pipeline_over_faust_handoff": ratio_handoff,
         "latency": lats,
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "load": os.getloadavg(),
         },
-        "rates": {k: asdict(v) for k, v in {"raw": raw, "bare": bare, "pipeline": pipe}.items()},
+        "rates": {
+            k: asdict(v)
+            for k, v in {
+                "raw": raw,
+                "bare": bare,
+                "bare_handoff": bare_handoff,
+                "pipeline": pipe,
+            }.items()
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -598,6 +619,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"| (b) bare Faust agent loop | {bare.per_second:,.0f} | {ratio(bare, raw):.3f} "
         f"| {bare.cpu_us_per_message:,.0f} µs | |"
+    )
+    print(
+        f"| (b') the same, with the worker's consumer hand-off | {bare_handoff.per_second:,.0f} "
+        f"| {ratio(bare_handoff, raw):.3f} | {bare_handoff.cpu_us_per_message:,.0f} µs "
+        f"| (c)/(b') = {ratio_handoff:.2f} |"
     )
     verdict = "ok" if ok_ratio else "MISSED"
     print(

@@ -24,7 +24,7 @@ from faust.types import EventT
 
 from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
-from vendorwatch.streams import health, metrics, topics
+from vendorwatch.streams import faust_handoff, health, metrics, topics
 from vendorwatch.streams.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.history import read_events
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
@@ -138,6 +138,7 @@ async def delivered(futures: Sequence[asyncio.Future[Any]]) -> None:
 def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) -> Pipeline:
     """Build the Faust app for one worker process (nothing connects until it starts)."""
     apply_aiokafka_workarounds()
+    faust_handoff.install()
     datadir = settings.data_dir / "faust" / str(settings.web_port)
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
