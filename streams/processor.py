@@ -9,6 +9,15 @@ worker meets a partition it has not loaded, it folds that partition from offset 
 offset of the message in hand (an explicit bound: no ListOffsets involved), then carries on.
 The rebuilt scores become the "last published" baseline, so nothing is re-published and nothing
 that was published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
+
+Why the per-event work is numbers only: the live agent and replay run `process` for every
+event, and an explained `Score` (a contribution per signal with its event ids and words) costs
+more than everything else the event needs. So `process` computes the score's numbers
+(`scoring.Figures`), decides "changed" from them (`Figures.explained_differently`, which says
+exactly what `explained_differently` says of the two explained scores), runs the alert rules on
+them, and the explained `Score` is built only when something reads `Outcome.current` or
+`previous`, `Processor.published` or a transition's contributions: the live agent when it
+publishes, replay at the end. Whenever that is, it is the score as of that event.
 """
 
 from __future__ import annotations
@@ -88,6 +97,9 @@ def explained_differently(previous: Score, current: Score) -> bool:
     score (or a 0 with no risk signals) keeps its value while new events change its reasons or
     the data at stake; publishing only on a value change left those stale. `as_of` and
     `event_count` alone do not count: they move with every event.
+
+    `Processor` decides the same thing from numbers (`Figures.explained_differently`); this is
+    the definition it is held to (tests/property/test_processor_properties.py).
     """
     return (
         previous.score != current.score

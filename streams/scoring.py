@@ -966,11 +966,14 @@ class Figures:
     def explain(self) -> Score:
         """The explained Score these numbers stand for (built once, then kept)."""
         if self._score is None:
-            ranked, mitigation = self.ranked()
-            contributions = [
-                _new_tuple(Contribution, (name, -points, *_explained_at(snap)))
-                for points, name, snap in ranked
-            ]
+            ranked, mitigation = self._ranked or self.ranked()
+            contributions = []
+            for points, name, snap in ranked:
+                owner = snap[0]  # `_explained_at` inlined for its common case, unchanged since
+                said = owner._explained if owner.snap is snap else None
+                if said is None:
+                    said = _explained_at(snap)
+                contributions.append(_new_tuple(Contribution, (name, -points, *said)))
             if self.mitigated is not None:
                 contributions.append(
                     _new_tuple(
