@@ -9,10 +9,9 @@ raises exactly the alerts the live pipeline raised. What happens next in wall-cl
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -29,7 +28,7 @@ from vendorwatch.streams.policy import (
     normalise_org,
 )
 from vendorwatch.streams.scoring import DAY, Contribution, Figures, Score
-from vendorwatch.streams.state import Fact, VendorState, latest
+from vendorwatch.streams.state import VendorState, latest
 
 SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
 
@@ -91,6 +90,13 @@ class Transition:
         """The contributions of the score after the event (what a notification explains)."""
         return self.explained.contributions
 
+    def settled(self) -> Transition:
+        """This transition with its explanation built: what to keep for good or send to another
+        process (`Figures` hold on to the vendor's facts until they are explained)."""
+        if isinstance(self.explained, Figures):
+            return replace(self, explained=self.explained.explain())
+        return self
+
     @property
     def id(self) -> str:
         """Deterministic id: the same transition replayed or redelivered has the same id."""
@@ -149,10 +155,6 @@ class Context(NamedTuple):
     at: float
 
 
-def _time(fact: Fact) -> float:
-    return fact.t
-
-
 _QUIET = Condition(False)
 _STILL = Condition(True)
 """Verdicts without details. Threshold and jump rules run after every event, and their details
@@ -192,6 +194,8 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
         baseline = 0.0 if lowest is None else lowest
     else:
         baseline = opening if lowest is None else min(opening, lowest)
+    if score - baseline < rule.points - 0.01:
+        return _QUIET  # rounding moves the rise by 0.005 at most: below either way, skip `round`
     rise = round(score - baseline, 2)
     if rise < rule.points:
         return _QUIET
@@ -243,21 +247,32 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
 def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
     floor = SENIORITY_ORDER.index(rule.min_seniority)
     since = ctx.at - rule.active_days * DAY
+    facts = ctx.state.facts("person.moved", ctx.at)
+    # Facts are in event-time order, so the moves still active are a suffix: walk back to it.
+    start = len(facts)
+    while start and facts[start - 1].t >= since:
+        start -= 1
+    if rule.name in ctx.alerts.firing:
+        # Only whether it still holds matters: a firing alert keeps what it started with.
+        for fact in facts[start:]:
+            data: Any = fact.data
+            if (
+                SENIORITY_ORDER.index(data.seniority) >= floor
+                and ctx.policy.competitor(data.to_org) is not None
+            ):
+                return _STILL
+        return _QUIET
     found = None
     ids: list[str] = []
-    facts = ctx.state.facts("person.moved", ctx.at)
-    # Facts are in event-time order, so the moves still active are a suffix: skip to it.
-    for fact in facts[bisect_left(facts, since, key=_time) :]:
-        data: Any = fact.data
+    for fact in facts[start:]:
+        data = fact.data
         competitor = ctx.policy.competitor(data.to_org)
-        if (
-            fact.t >= since
-            and competitor is not None
-            and SENIORITY_ORDER.index(data.seniority) >= floor
-        ):
+        if competitor is not None and SENIORITY_ORDER.index(data.seniority) >= floor:
             ids.append(fact.event_id)
             found = {"person": data.person, "role": data.role, "competitor": competitor}
-    return Condition(found is not None, found or {}, tuple(ids))
+    if found is None:
+        return _QUIET
+    return Condition(True, found, tuple(ids))
 
 
 def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:

@@ -839,7 +839,7 @@ def _figures(
         aggregates.name or state.vendor_id,
         round(value, 2),
         shown_stake,
-        round(likelihood, 4),
+        likelihood,
         data_ids,
         policy,
         t,
@@ -881,7 +881,7 @@ class Figures:
         "data_at_stake",
         "data_event_ids",
         "event_count",
-        "likelihood",
+        "exact_likelihood",
         "mitigated",
         "name",
         "policy",
@@ -916,7 +916,9 @@ class Figures:
         self.score = score
         """Rounded, as the Score shows it."""
         self.data_at_stake = data_at_stake
-        self.likelihood = likelihood
+        self.exact_likelihood = likelihood
+        """Not rounded: `round` is one of the dearer calls per event, and `likelihood` (rounded,
+        as the Score shows it) is read only to explain or when the scores are equal."""
         self.data_event_ids = data_event_ids
         self.policy = policy
         self.t = t
@@ -932,6 +934,10 @@ class Figures:
         """The mitigation's snapshot when it offsets something, else None."""
         self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
         self._score: Score | None = None
+
+    @property
+    def likelihood(self) -> float:
+        return round(self.exact_likelihood, 4)
 
     @property
     def severity(self) -> Severity:
