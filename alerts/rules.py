@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -25,8 +25,9 @@ from vendorwatch.streams.policy import (
     Policy,
     Severity,
     ThresholdRule,
+    normalise_org,
 )
-from vendorwatch.streams.scoring import DAY, Contribution, Score
+from vendorwatch.streams.scoring import DAY, Contribution, Figures, Score
 from vendorwatch.streams.state import VendorState, latest
 
 SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
@@ -78,9 +79,23 @@ class Transition:
     previous_score: float | None
     score_severity: Severity
     previous_score_severity: Severity | None
-    contributions: tuple[Contribution, ...]
+    explained: Score | Figures = field(compare=False, repr=False)
+    """The score after the event, whose contributions the transition carries. `Figures` build
+    them only when read: replay keeps most transitions without ever publishing them."""
     policy_version: str
     as_of: float
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        """The contributions of the score after the event (what a notification explains)."""
+        return self.explained.contributions
+
+    def settled(self) -> Transition:
+        """This transition with its explanation built: what to keep for good or send to another
+        process (`Figures` hold on to the vendor's facts until they are explained)."""
+        if isinstance(self.explained, Figures):
+            return replace(self, explained=self.explained.explain())
+        return self
 
     @property
     def id(self) -> str:
@@ -132,8 +147,8 @@ class Context(NamedTuple):
     """Everything a rule may look at (a named tuple: one is built per event, in C)."""
 
     alerts: AlertState
-    previous: Score | None
-    current: Score
+    previous: Score | Figures | None
+    current: Score | Figures
     state: VendorState
     event: Event
     policy: Policy
@@ -179,6 +194,8 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
         baseline = 0.0 if lowest is None else lowest
     else:
         baseline = opening if lowest is None else min(opening, lowest)
+    if score - baseline < rule.points - 0.01:
+        return _QUIET  # rounding moves the rise by 0.005 at most: below either way, skip `round`
     rise = round(score - baseline, 2)
     if rise < rule.points:
         return _QUIET
@@ -230,51 +247,73 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
 def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
     floor = SENIORITY_ORDER.index(rule.min_seniority)
     since = ctx.at - rule.active_days * DAY
+    facts = ctx.state.facts("person.moved", ctx.at)
+    # Facts are in event-time order, so the moves still active are a suffix: walk back to it.
+    start = len(facts)
+    while start and facts[start - 1].t >= since:
+        start -= 1
+    if rule.name in ctx.alerts.firing:
+        # Only whether it still holds matters: a firing alert keeps what it started with.
+        for fact in facts[start:]:
+            data: Any = fact.data
+            if (
+                SENIORITY_ORDER.index(data.seniority) >= floor
+                and ctx.policy.competitor(data.to_org) is not None
+            ):
+                return _STILL
+        return _QUIET
     found = None
     ids: list[str] = []
-    for fact in ctx.state.facts("person.moved", ctx.at):
-        data: Any = fact.data
+    for fact in facts[start:]:
+        data = fact.data
         competitor = ctx.policy.competitor(data.to_org)
-        if (
-            fact.t >= since
-            and competitor is not None
-            and SENIORITY_ORDER.index(data.seniority) >= floor
-        ):
+        if competitor is not None and SENIORITY_ORDER.index(data.seniority) >= floor:
             ids.append(fact.event_id)
             found = {"person": data.person, "role": data.role, "competitor": competitor}
-    return Condition(found is not None, found or {}, tuple(ids))
+    if found is None:
+        return _QUIET
+    return Condition(True, found, tuple(ids))
 
 
 def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:
     paused: list[tuple[float, str, str]] = []  # (time, client, event id) of peers away now
-    for facts in ctx.state.clients.values():
-        fact = latest(facts, ctx.at)
-        if fact is None or fact.type == "client.resumed":
-            continue
-        client = fact.data.client  # type: ignore[attr-defined]
-        if not ctx.policy.is_own_organisation(client):
-            paused.append((fact.t, client, fact.event_id))
-    paused.sort()
-    if rule.name in ctx.alerts.firing:
-        active = len(paused) >= rule.min_clients
-        cluster = paused
+    state = ctx.state
+    if state.last_t is not None and ctx.at >= state.last_t:
+        # As of the latest event every client's latest word is the last of its list, and the
+        # list's key is the normalised name `is_own_organisation` would compute.
+        own = _plan(ctx.policy).own
+        for client, facts in state.clients.items():
+            fact = facts[-1]
+            if fact.type != "client.resumed" and client not in own:
+                paused.append((fact.t, fact.data.client, fact.event_id))  # type: ignore[attr-defined]
     else:
-        # Fire when min_clients pauses fall within one window of within_days.
-        window = rule.within_days * DAY
-        cluster = []
-        for i in range(len(paused) - rule.min_clients + 1):
-            j = i + rule.min_clients - 1
-            if paused[j][0] - paused[i][0] <= window:
-                cluster = [p for p in paused[i:] if p[0] - paused[i][0] <= window]
-                break
-        active = bool(cluster)
+        for facts in state.clients.values():
+            fact = latest(facts, ctx.at)
+            if fact is None or fact.type == "client.resumed":
+                continue
+            client = fact.data.client  # type: ignore[attr-defined]
+            if not ctx.policy.is_own_organisation(client):
+                paused.append((fact.t, client, fact.event_id))
+    if rule.name in ctx.alerts.firing:
+        # Only whether it still holds matters: a firing alert keeps what it started with.
+        return _STILL if len(paused) >= rule.min_clients else _QUIET
+    paused.sort()
+    # Fire when min_clients pauses fall within one window of within_days.
+    window = rule.within_days * DAY
+    for i in range(len(paused) - rule.min_clients + 1):
+        j = i + rule.min_clients - 1
+        if paused[j][0] - paused[i][0] <= window:
+            cluster = [p for p in paused[i:] if p[0] - paused[i][0] <= window]
+            break
+    else:
+        return _QUIET
     fields = {
         "clients": ", ".join(p[1] for p in cluster),
         "count": len(cluster),
         "min_clients": rule.min_clients,
         "within_days": f"{rule.within_days:g}",
     }
-    return Condition(active, fields, tuple(p[2] for p in cluster))
+    return Condition(True, fields, tuple(p[2] for p in cluster))
 
 
 _EVALUATORS: dict[type, Callable[[Any, Context], Condition]] = {
@@ -352,7 +391,7 @@ def _transition(
         previous_score=previous.score if previous else None,
         score_severity=current.severity,
         previous_score_severity=previous.severity if previous else None,
-        contributions=current.contributions,
+        explained=current,
         policy_version=current.policy_version,
         as_of=ctx.at,
     )
@@ -360,23 +399,30 @@ def _transition(
 
 def evaluate(
     alerts: AlertState,
-    previous: Score | None,
-    current: Score,
+    previous: Score | Figures | None,
+    current: Score | Figures,
     state: VendorState,
     event: Event,
     policy: Policy,
 ) -> list[Transition]:
-    """Update `alerts` for one applied event and return the transitions it caused."""
-    at = current.as_of.timestamp()
+    """Update `alerts` for one applied event and return the transitions it caused.
+
+    `current` and `previous` may be `Figures`: the rules read only numbers, and the explanation
+    (a transition's contributions) is built only when an alert starts or ends.
+    """
+    at = current.t if isinstance(current, Figures) else current.as_of.timestamp()
     ctx = Context(alerts, previous, current, state, event, policy, at)
     transitions: list[Transition] = []
     firings = alerts.firing
-    plan = _plan(policy)
-    for rule in plan.enabled:
-        firing = firings.get(rule.name)
-        if not _may_change(rule, event.type, firing is not None):
+    plan = _PLANS.get(policy.version) or _plan(policy)
+    checks = plan.by_type.get(event.type)
+    if checks is None:
+        checks = plan.by_type[event.type] = _checks(plan.enabled, event.type)
+    for rule, check, while_firing in checks:
+        firing = firings.get(rule.name) if firings else None
+        if while_firing and firing is None:
             continue
-        condition = _EVALUATORS[type(rule)](rule, ctx)
+        condition = check(rule, ctx)
         if condition.active and firing is None:
             firing = Firing(
                 rule=rule.name,
@@ -395,6 +441,10 @@ def evaluate(
     return transitions
 
 
+Check = tuple[AlertRule, Callable[[Any, Context], Condition], bool]
+"""(rule, its evaluator, whether to run it only while the rule fires)."""
+
+
 class _Plan(NamedTuple):
     """What `evaluate` reads from a policy after every event, worked out once per version."""
 
@@ -402,6 +452,10 @@ class _Plan(NamedTuple):
     """The enabled rules, in policy order."""
     history_s: float | None
     """Seconds of score history the jump rules look back on (None: no jump rule)."""
+    own: frozenset[str]
+    """The monitoring organisation's names, normalised (as `Policy.is_own_organisation`)."""
+    by_type: dict[str, tuple[Check, ...]]
+    """Per event type, the rules that event may change (`_checks`), filled in as types come."""
 
 
 _PLANS: dict[str, _Plan] = {}
@@ -413,9 +467,24 @@ def _plan(policy: Policy) -> _Plan:
         rules = policy.alerts.rules
         days = [r.window_days for r in rules if isinstance(r, JumpRule)]
         plan = _PLANS[policy.version] = _Plan(
-            tuple(r for r in rules if r.enabled), max(days) * DAY if days else None
+            tuple(r for r in rules if r.enabled),
+            max(days) * DAY if days else None,
+            frozenset(normalise_org(n) for n in policy.organisation.names()),
+            {},
         )
     return plan
+
+
+def _checks(enabled: tuple[AlertRule, ...], event_type: str) -> tuple[Check, ...]:
+    """The rules an event of `event_type` may change, in policy order (`_may_change` for every
+    rule, worked out once per event type instead of once per rule per event)."""
+    checks: list[Check] = []
+    for rule in enabled:
+        if _may_change(rule, event_type, firing=False):
+            checks.append((rule, _EVALUATORS[type(rule)], False))
+        elif _may_change(rule, event_type, firing=True):
+            checks.append((rule, _EVALUATORS[type(rule)], True))
+    return tuple(checks)
 
 
 def _remember(alerts: AlertState, window: float | None, at: float, value: float) -> None:

@@ -9,6 +9,15 @@ worker meets a partition it has not loaded, it folds that partition from offset 
 offset of the message in hand (an explicit bound: no ListOffsets involved), then carries on.
 The rebuilt scores become the "last published" baseline, so nothing is re-published and nothing
 that was published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
+
+Why the per-event work is numbers only: the live agent and replay run `process` for every
+event, and an explained `Score` (a contribution per signal with its event ids and words) costs
+more than everything else the event needs. So `process` computes the score's numbers
+(`scoring.Figures`), decides "changed" from them (`Figures.explained_differently`, which says
+exactly what `explained_differently` says of the two explained scores), runs the alert rules on
+them, and the explained `Score` is built only when something reads `Outcome.current` or
+`previous`, `Processor.published` or a transition's contributions: the live agent when it
+publishes, replay at the end. Whenever that is, it is the score as of that event.
 """
 
 from __future__ import annotations
@@ -20,25 +29,63 @@ from vendorwatch.alerts.rules import AlertState, Transition, evaluate
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.heap import bulk_fold
 from vendorwatch.streams.policy import Policy
-from vendorwatch.streams.scoring import Score, score
+from vendorwatch.streams.scoring import Figures, Score, figures
 from vendorwatch.streams.state import VendorState, apply
 
 PartitionLoader = Callable[[int, int], Awaitable[Iterable[Event]]]
 """Reads events of one partition in offset order, from 0 up to (not including) an offset."""
 
 
-@dataclass(slots=True)
 class Outcome:
     """What applying one event did: its score if that or its explanation changed, and the
-    alerts that started or ended."""
+    alerts that started or ended.
 
-    event: Event
-    state: VendorState
-    previous: Score | None
-    current: Score
-    changed: bool
-    duplicate: bool
-    transitions: list[Transition] = field(default_factory=list)
+    `current` and `previous` are explained `Score`s, built when first read: most outcomes are
+    never asked for them (replay reads a vendor's last change at the end; the live agent reads
+    them when it publishes), and building one costs more than the rest of the event. They are
+    the same whenever they are read (`Figures` pins the facts they explain).
+    """
+
+    __slots__ = (
+        "changed",
+        "duplicate",
+        "event",
+        "figures",
+        "previous_figures",
+        "state",
+        "transitions",
+    )
+
+    def __init__(
+        self,
+        event: Event,
+        state: VendorState,
+        previous: Figures | None,
+        current: Figures,
+        changed: bool,
+        duplicate: bool,
+        transitions: list[Transition] | None = None,
+    ) -> None:
+        self.event = event
+        self.state = state
+        self.previous_figures = previous
+        """The numbers of the score last published before this event (None: nothing yet)."""
+        self.figures = current
+        """The numbers of the vendor's score after this event."""
+        self.changed = changed
+        self.duplicate = duplicate
+        self.transitions: list[Transition] = [] if transitions is None else transitions
+
+    @property
+    def current(self) -> Score:
+        """The vendor's explained score after this event (the one published if `changed`)."""
+        return self.figures.explain()
+
+    @property
+    def previous(self) -> Score | None:
+        """The explained score last published before this event."""
+        previous = self.previous_figures
+        return None if previous is None else previous.explain()
 
 
 def explained_differently(previous: Score, current: Score) -> bool:
@@ -50,6 +97,9 @@ def explained_differently(previous: Score, current: Score) -> bool:
     score (or a 0 with no risk signals) keeps its value while new events change its reasons or
     the data at stake; publishing only on a value change left those stale. `as_of` and
     `event_count` alone do not count: they move with every event.
+
+    `Processor` decides the same thing from numbers (`Figures.explained_differently`); this is
+    the definition it is held to (tests/property/test_processor_properties.py).
     """
     return (
         previous.score != current.score
@@ -69,8 +119,14 @@ class Processor:
 
     policy: Policy
     states: dict[int, dict[str, VendorState]] = field(default_factory=dict)
-    published: dict[str, Score] = field(default_factory=dict)
+    last_published: dict[str, Figures] = field(default_factory=dict)
+    """Per vendor, the numbers of the score last published (`published` explains them)."""
     alerts: dict[str, AlertState] = field(default_factory=dict)
+
+    @property
+    def published(self) -> dict[str, Score]:
+        """The last score published for each vendor, explained (built on each call)."""
+        return {vendor: numbers.explain() for vendor, numbers in self.last_published.items()}
 
     def loaded(self, partition: int) -> bool:
         return partition in self.states
@@ -97,36 +153,36 @@ class Processor:
         """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""
         dropped = list(self.states.pop(partition, {}))
         for vendor_id in dropped:
-            self.published.pop(vendor_id, None)
+            self.last_published.pop(vendor_id, None)
             self.alerts.pop(vendor_id, None)
         return dropped
 
     def process(self, partition: int, event: Event) -> Outcome:
         """Apply one event; report its vendor's new score and whether it differs from the last
-        published one (a redelivered event id is a no-op)."""
-        states = self.states.setdefault(partition, {})
-        state = states.get(event.subject)
+        published one (a redelivered event id is a no-op).
+
+        Only numbers are computed here (`Figures`): whether the score changed is decided from
+        them, the alert rules work from them, and the explained `Score` is built only when
+        someone reads it.
+        """
+        subject = event.subject
+        states = self.states.get(partition)
+        if states is None:
+            states = self.states[partition] = {}
+        state = states.get(subject)
         if state is None:
-            state = states[event.subject] = VendorState(event.subject)
-        previous = self.published.get(event.subject)
+            state = states[subject] = VendorState(subject)
+        previous = self.last_published.get(subject)
         duplicate = event.id in state.seen
         if duplicate and previous is not None:
-            return Outcome(event, state, previous, previous, changed=False, duplicate=True)
+            return Outcome(event, state, previous, previous, False, True)
         apply(state, event)
-        current = score(state, self.policy)
-        changed = previous is None or explained_differently(previous, current)
+        current = figures(state, self.policy)
+        changed = previous is None or current.explained_differently(previous)
         if changed:
-            self.published[event.subject] = current
-        alert_state = self.alerts.get(event.subject)
+            self.last_published[subject] = current
+        alert_state = self.alerts.get(subject)
         if alert_state is None:
-            alert_state = self.alerts[event.subject] = AlertState(event.subject)
+            alert_state = self.alerts[subject] = AlertState(subject)
         transitions = evaluate(alert_state, previous, current, state, event, self.policy)
-        return Outcome(
-            event,
-            state,
-            previous,
-            current,
-            changed=changed,
-            duplicate=duplicate,
-            transitions=transitions,
-        )
+        return Outcome(event, state, previous, current, changed, duplicate, transitions)

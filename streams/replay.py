@@ -39,7 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -484,9 +484,16 @@ class PolicyResult:
             changes={
                 v: ScoreChange(o.current, o.previous, o.event.id) for v, o in run.changes.items()
             },
-            opening=dict(run.opening),
+            # settled: a result may travel between processes (parallel jobs) and outlive the
+            # states, and an unexplained transition would carry the vendor's facts with it
+            opening={f: t.settled() for f, t in run.opening.items()},
             marks=list(run.marks),
-            steps=list(run.steps),
+            steps=[
+                replace(s, transitions=tuple(t.settled() for t in s.transitions))
+                if s.transitions
+                else s
+                for s in run.steps
+            ],
             last_event=last_event,
             window_vendors=window_vendors,
         )

@@ -307,6 +307,10 @@ _OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
 
 # --- aggregates ------------------------------------------------------------------------------
 
+Snapshot = tuple[Any, ...]
+"""A signal's explanation pinned as it stands (`_Fold.snapshot`): its first item is the object
+whose `explained_at(snapshot)` reads it back."""
+
 
 class _Fold:
     """sum_i b_i * 2^(-(at - t_i)/h) over terms added in (event time, id) order.
@@ -329,6 +333,7 @@ class _Fold:
         "facts",
         "half_life",
         "policy",
+        "snap",
         "t",
         "value",
     )
@@ -347,6 +352,8 @@ class _Fold:
         self._details: list[str] = []
         """The details of facts[:len(_details)], formatted by `explained`."""
         self._explained: tuple[tuple[str, ...], str] | None = None
+        self.snap: Snapshot | None = None
+        """What `snapshot` returned since the last change (None: it changed since)."""
 
     def add(self, fact: Fact, base: float) -> None:
         """Add a term `base` (> 0) at `fact`'s time, not before the latest term's."""
@@ -358,6 +365,7 @@ class _Fold:
         self.facts.append(fact)
         self.event_ids.append(fact.event_id)
         self._explained = None
+        self.snap = None
 
     def extend(self, facts: Iterable[Fact], base_of: Base, policy: Policy) -> None:
         """`add` each of `facts`, in order, whose base hazard counts (`_refold`'s loop)."""
@@ -384,6 +392,28 @@ class _Fold:
                     details.append(describe(fact, policy))
             self._explained = (tuple(self.event_ids), "; ".join(details))
         return self._explained
+
+    def snapshot(self) -> Snapshot:
+        """This fold's explanation as it stands, to be read now or later (`explained_at`).
+
+        The facts list only grows until `clear` replaces it, so the list and its length pin
+        the explanation down without formatting a word of it.
+        """
+        if self.snap is None:
+            self.snap = (self, self.facts, len(self.facts))
+        return self.snap
+
+    def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
+        """`explained()` as it was when `snap` was taken, however the fold changed since."""
+        _, facts, n = snap
+        if facts is self.facts and n == len(facts):
+            return self.explained()
+        if facts is self.facts:  # the fold grew since: reuse the words formatted so far
+            self.explained()
+            return tuple(self.event_ids[:n]), "; ".join(self._details[:n])
+        describe, policy = self.describe, self.policy  # cleared (refolded) since
+        kept = facts[:n]
+        return tuple(f.event_id for f in kept), "; ".join(describe(f, policy) for f in kept)
 
 
 def _stake_key(base: float, fact: Fact, half_life: float | None) -> float:
@@ -414,6 +444,7 @@ class _Ownership:
         "funded",
         "half_life",
         "policy",
+        "snap",
     )
 
     def __init__(self, half_life_days: float | None, policy: Policy) -> None:
@@ -428,6 +459,7 @@ class _Ownership:
         """Ids and details of the ordered stakes: kept while only acquisitions and rounds
         change, which is how a live vendor's ownership mostly changes."""
         self._explained: tuple[tuple[str, ...], str] | None = None
+        self.snap: Snapshot | None = None
 
     def offer_stake(self, fact: Fact) -> None:
         data: Any = fact.data
@@ -447,6 +479,7 @@ class _Ownership:
 
     def changed(self) -> None:
         self._explained = None
+        self.snap = None
 
     def ordered(self) -> list[tuple[float, Fact, float]]:
         if self._ordered is None:
@@ -477,11 +510,29 @@ class _Ownership:
             self._explained = (ids, "; ".join(details))
         return self._explained
 
+    def snapshot(self) -> Snapshot:
+        """See `_Fold.snapshot`: the ordered stakes list is replaced, never changed in place."""
+        if self.snap is None:
+            self.snap = (self, self.ordered(), self.acquired.snapshot(), self.funded.snapshot())
+        return self.snap
+
+    def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
+        """`explained()` as it was when `snap` was taken (the same words, in the same order)."""
+        if snap is self.snap:
+            return self.explained()
+        _, stakes, acquired, funded = snap
+        acquired_ids, acquired_detail = self.acquired.explained_at(acquired)
+        funded_ids, funded_detail = self.funded.explained_at(funded)
+        details = [_stake_detail(fact, self.policy) for _, fact, _ in stakes]
+        details += [d for d in (acquired_detail, funded_detail) if d]
+        ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
+        return ids, "; ".join(details)
+
 
 class _PeerPauses:
     """peer_client_pause: the latest word of every other client, folded in event-time order."""
 
-    __slots__ = ("_fold", "_said", "half_life_days", "latest", "policy")
+    __slots__ = ("_fold", "_said", "half_life_days", "latest", "policy", "snap")
 
     def __init__(self, half_life_days: float | None, policy: Policy) -> None:
         self.half_life_days = half_life_days
@@ -492,6 +543,7 @@ class _PeerPauses:
         self._said: dict[str, str] = {}
         """event id -> detail of the words in `latest` explained so far. Any client's new word
         refolds them all, and this keeps that from formatting the others' words again."""
+        self.snap: Snapshot | None = None
 
     def set(self, client: str, fact: Fact) -> None:
         """`fact` is now the latest about `client`; it replaces what the client said before."""
@@ -506,6 +558,7 @@ class _PeerPauses:
         if held is not None:
             self._said.pop(held[0].event_id, None)
         self._fold = None
+        self.snap = None
 
     def _describe(self, fact: Fact, policy: Policy) -> str:
         said = self._said.get(fact.event_id)
@@ -526,6 +579,12 @@ class _PeerPauses:
 
     def explained(self) -> tuple[tuple[str, ...], str]:
         return self.fold().explained()
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot of the fold of the latest words (rebuilt, not changed, when one moves)."""
+        if self.snap is None:
+            self.snap = self.fold().snapshot()
+        return self.snap
 
 
 class _DataAtStake:
@@ -724,59 +783,257 @@ def score(
     return _explain(state, policy, t, aggregates)
 
 
-def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
-    """Combine the signals as of `t` into the score and its contributions.
+def figures(state: VendorState, policy: Policy) -> Figures:
+    """The vendor's score as of its latest event, as numbers: what the live pipeline needs after
+    every event (the explanation is built only if read, see `Figures`)."""
+    t = state.last_t if state.last_t is not None else 0.0
+    return _figures(state, policy, t, _cached_aggregates(state, policy), len(state.seen))
 
-    This runs for every score, so each number is computed once (the float operations are those
-    of the formulas in the module docstring, in the same order) and the named tuples are built
-    as plain tuples, in C.
+
+def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
+    """Combine the signals as of `t` into the score and its contributions (one code path with
+    the live pipeline's numbers, so both give the same floats)."""
+    return _figures(state, policy, t, aggregates, state.event_count(t)).explain()
+
+
+def _figures(
+    state: VendorState, policy: Policy, t: float, aggregates: _Aggregates, count: int
+) -> Figures:
+    """The numbers of the score as of `t`, and snapshots of the signals that explain them.
+
+    This runs after every event in the live pipeline, so it does only the arithmetic (the float
+    operations of the formulas in the module docstring, in the same order) and takes a snapshot
+    per signal, which costs nothing while the signal does not change.
     """
-    stake, data_ids, shown_stake = aggregates.data.value()
-    risks: list[tuple[str, float, Any]] = []
+    data = aggregates.data
+    stake, data_ids, shown_stake = data._value or data.value()
+    risks: list[tuple[str, float, Snapshot]] = []
     positive = 0.0
     for name, signal in aggregates.risks:
-        hazard = signal.hazard(t)
+        if type(signal) is _Fold:  # `_Fold.hazard` inlined (same operations): most signals are
+            hazard = signal.value
+            if signal.half_life is not None and t > signal.t:
+                hazard *= 0.5 ** ((t - signal.t) / signal.half_life)
+        else:
+            hazard = signal.hazard(t)
         if hazard > 0:
             positive += hazard
-            risks.append((name, hazard, signal))
+            risks.append((name, hazard, signal.snap or signal.snapshot()))
     mitigation = aggregates.mitigation
-    offset = min(mitigation.hazard(t), policy.signals.vendor_mitigation.max_offset_ratio * positive)
+    offset = mitigation.value
+    if mitigation.half_life is not None and t > mitigation.t:  # `_Fold.hazard` again
+        offset *= 0.5 ** ((t - mitigation.t) / mitigation.half_life)
+    if offset > 0:  # else it stays 0.0, what min() would give; the policy is read only if needed
+        offset = min(offset, policy.signals.vendor_mitigation.max_offset_ratio * positive)
     scale = 100.0 * stake
     exposure = 1.0 - math.exp(-positive)
     unmitigated = scale * exposure
     if offset > 0:
         likelihood = 1.0 - math.exp(-(positive - offset))
         value = scale * likelihood
+        mitigated = mitigation.snap or mitigation.snapshot()
     else:  # offset is 0 (both of its candidates are >= 0), and positive - 0.0 is positive
-        likelihood, value = exposure, unmitigated
-    # Largest first, ties by signal name: sort plain tuples, then build the contributions.
-    ranked = [
-        (-round(unmitigated * hazard / positive, 2), name, signal) for name, hazard, signal in risks
-    ]
-    ranked.sort()
-    contributions = [
-        _new_tuple(Contribution, (name, -points, *signal.explained()))
-        for points, name, signal in ranked
-    ]
-    if offset > 0:
-        points = round(value - unmitigated, 2)
-        contributions.append(
-            _new_tuple(Contribution, ("vendor_mitigation", points, *mitigation.explained()))
-        )
-    value = round(value, 2)
-    return Score(
+        likelihood, value, mitigated = exposure, unmitigated, None
+    return Figures(
         state.vendor_id,
         aggregates.name or state.vendor_id,
-        value,
-        policy.severity(value),
+        round(value, 2),
         shown_stake,
-        round(likelihood, 4),
-        tuple(contributions),
+        likelihood,
         data_ids,
-        policy.version,
-        datetime.fromtimestamp(t, UTC),
-        state.event_count(t),
+        policy,
+        t,
+        count,
+        risks,
+        positive,
+        unmitigated,
+        value,
+        mitigated,
     )
+
+
+def _explained_at(snap: Snapshot) -> tuple[tuple[str, ...], str]:
+    """(event ids, detail) of a signal as it was when `snap` was taken."""
+    owner: Any = snap[0]
+    if owner.snap is snap:  # unchanged since (every change drops `snap`): the cached words
+        return owner._explained or owner.explained()  # type: ignore[no-any-return]
+    return owner.explained_at(snap)  # type: ignore[no-any-return]
+
+
+class Figures:
+    """A vendor's score as of an event, as numbers, with its explanation built only if read.
+
+    Why: the live pipeline and replay score a vendor after every event, but an explained
+    `Score` (a contribution per signal with its event ids and words, a datetime, a frozen
+    dataclass) is read far less often: when a score is published, an alert starts or ends, or a
+    replay reports. So the numbers are computed per event, and each signal behind them is
+    pinned by a snapshot that costs nothing while the signal does not change; `explain()` turns
+    them into the `Score` the explained path would have made at that event, exactly, whenever it
+    is called (the snapshots hold the facts as they were, not as they are now).
+
+    The attributes a reader of a `Score` usually wants (`score`, `severity`, `name`, ...) are
+    here too, so the alert rules can work from the numbers.
+    """
+
+    __slots__ = (
+        "_ranked",
+        "_score",
+        "data_at_stake",
+        "data_event_ids",
+        "event_count",
+        "exact_likelihood",
+        "mitigated",
+        "name",
+        "policy",
+        "positive",
+        "risks",
+        "score",
+        "t",
+        "unmitigated",
+        "value",
+        "vendor_id",
+    )
+
+    def __init__(
+        self,
+        vendor_id: str,
+        name: str,
+        score: float,
+        data_at_stake: float,
+        likelihood: float,
+        data_event_ids: tuple[str, ...],
+        policy: Policy,
+        t: float,
+        event_count: int,
+        risks: list[tuple[str, float, Snapshot]],
+        positive: float,
+        unmitigated: float,
+        value: float,
+        mitigated: Snapshot | None,
+    ) -> None:
+        self.vendor_id = vendor_id
+        self.name = name
+        self.score = score
+        """Rounded, as the Score shows it."""
+        self.data_at_stake = data_at_stake
+        self.exact_likelihood = likelihood
+        """Not rounded: `round` is one of the dearer calls per event, and `likelihood` (rounded,
+        as the Score shows it) is read only to explain or when the scores are equal."""
+        self.data_event_ids = data_event_ids
+        self.policy = policy
+        self.t = t
+        """Event time of the score, unix seconds (`Score.as_of`)."""
+        self.event_count = event_count
+        self.risks = risks
+        """(signal, hazard > 0, snapshot) in the order of SIGNALS."""
+        self.positive = positive
+        self.unmitigated = unmitigated
+        self.value = value
+        """The score before rounding."""
+        self.mitigated = mitigated
+        """The mitigation's snapshot when it offsets something, else None."""
+        self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
+        self._score: Score | None = None
+
+    @property
+    def likelihood(self) -> float:
+        return round(self.exact_likelihood, 4)
+
+    @property
+    def severity(self) -> Severity:
+        return self.policy.severity(self.score)
+
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
+    @property
+    def as_of(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        return self.explain().contributions
+
+    def ranked(self) -> tuple[list[tuple[float, str, Snapshot]], float]:
+        """(-points, signal, snapshot) largest first, ties by signal name; and the mitigation's
+        (negative) points, 0.0 when it offsets nothing."""
+        if self._ranked is None:
+            unmitigated, positive = self.unmitigated, self.positive
+            ranked = [
+                (-round(unmitigated * hazard / positive, 2), name, snap)
+                for name, hazard, snap in self.risks
+            ]
+            ranked.sort()  # (points, name) pairs are unique: snapshots are never compared
+            mitigation = round(self.value - unmitigated, 2) if self.mitigated is not None else 0.0
+            self._ranked = (ranked, mitigation)
+        return self._ranked
+
+    def explain(self) -> Score:
+        """The explained Score these numbers stand for (built once, then kept)."""
+        if self._score is None:
+            ranked, mitigation = self._ranked or self.ranked()
+            contributions = []
+            for points, name, snap in ranked:
+                owner = snap[0]  # `_explained_at` inlined for its common case, unchanged since
+                said = owner._explained if owner.snap is snap else None
+                if said is None:
+                    said = _explained_at(snap)
+                contributions.append(_new_tuple(Contribution, (name, -points, *said)))
+            if self.mitigated is not None:
+                contributions.append(
+                    _new_tuple(
+                        Contribution,
+                        ("vendor_mitigation", mitigation, *_explained_at(self.mitigated)),
+                    )
+                )
+            self._score = Score(
+                self.vendor_id,
+                self.name,
+                self.score,
+                self.policy.severity(self.score),
+                self.data_at_stake,
+                self.likelihood,
+                tuple(contributions),
+                self.data_event_ids,
+                self.policy.version,
+                datetime.fromtimestamp(self.t, UTC),
+                self.event_count,
+            )
+        return self._score
+
+    def explained_differently(self, other: Figures) -> bool:
+        """`explain()` and `other.explain()` differ in anything but `as_of` and `event_count`
+        (what `processor.explained_differently` compares), decided without building either.
+
+        Numbers first (they differ after most events); then, only if every number is equal, the
+        signals' snapshots: the same snapshot is the same explanation, and different ones are
+        compared by their words (a refold can rebuild an identical explanation).
+        """
+        if (
+            self.score != other.score
+            or self.likelihood != other.likelihood
+            or self.data_at_stake != other.data_at_stake
+            or self.name != other.name
+            or len(self.risks) != len(other.risks)
+            or (self.mitigated is None) != (other.mitigated is None)
+            or self.policy.version != other.policy.version
+        ):
+            return True
+        ids = self.data_event_ids
+        if ids is not other.data_event_ids and ids != other.data_event_ids:
+            return True
+        mine, my_mitigation = self.ranked()
+        theirs, their_mitigation = other.ranked()
+        if my_mitigation != their_mitigation:
+            return True
+        for (points, name, _), (their_points, their_name, _) in zip(mine, theirs, strict=True):
+            if points != their_points or name != their_name:
+                return True
+        pairs = [(a[2], b[2]) for a, b in zip(mine, theirs, strict=True)]
+        if self.mitigated is not None:
+            pairs.append((self.mitigated, other.mitigated))  # type: ignore[arg-type]
+        return any(a is not b and _explained_at(a) != _explained_at(b) for a, b in pairs)
 
 
 def score_all(

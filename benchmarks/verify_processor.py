@@ -1,0 +1,195 @@
+"""Check that this tree's `Processor` publishes exactly what a reference commit's did.
+
+Why: the score agent and `vendorwatch replay` publish what `Processor.process` says, record by
+record, so any speed-up of it must keep every outcome byte-identical: the "changed" decision,
+the published score record, the alert transitions and their order. This script runs the
+reference commit's `scoring`, `rules`, `processor` and `replay` modules (read with `git show`,
+registered under another package name) side by side with this tree's, over the same events, and
+compares every outcome:
+
+- per event: `changed`, `duplicate`, the previous score's number and severity, the published
+  score (`to_dict()`) whenever it changed, and every transition's `to_record()`, in order; the
+  current score of every `--sample`-th unchanged event too;
+- at the end: every vendor's last published score, and what `ReplaySink` makes of the same
+  events (`PolicyResult`: scores, last change records, alerts still firing).
+
+The events: `--events` synthetic ones (`synthetic.py`, events / 100 vendors, 2% late), with 1%
+of them delivered a second time later on (at-least-once redelivery), then the bundled demo
+scenario; under the default policy and every policy in `streams/data/policies/`. Exits 1 on the
+first difference, printing it.
+
+    python benchmarks/verify_processor.py                    # 30,000 events, reference: main
+    python benchmarks/verify_processor.py --base HEAD~3 --events 100000
+
+It times nothing (a shared machine makes that a benchmark's job, not a check's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import subprocess
+import sys
+import types
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from synthetic import generate
+
+from vendorwatch.schemas.codec import parse_event
+from vendorwatch.schemas.events import Event
+from vendorwatch.streams import replay as new_replay
+from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.policy import Policy, load_policy
+from vendorwatch.streams.processor import Processor
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = "vendorwatch_reference"
+"""The package name the reference commit's modules are registered under."""
+MODULES = (
+    ("streams/scoring.py", "scoring", "vendorwatch.streams.scoring"),
+    ("alerts/rules.py", "rules", "vendorwatch.alerts.rules"),
+    ("streams/processor.py", "processor", "vendorwatch.streams.processor"),
+    ("streams/replay.py", "replay", "vendorwatch.streams.replay"),
+)
+"""(path in the repository, module name under OLD, the name its importers use), in import
+order: each module's imports of the ones before it are pointed at the reference copies."""
+
+
+def load_reference(base: str) -> dict[str, types.ModuleType]:
+    """The reference commit's modules, importable side by side with this tree's."""
+    package = types.ModuleType(OLD)
+    package.__path__ = []
+    sys.modules[OLD] = package
+    loaded: dict[str, types.ModuleType] = {}
+    for path, name, _ in MODULES:
+        source = subprocess.run(
+            ["git", "show", f"{base}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+        for _, earlier, earlier_original in MODULES:
+            if earlier in loaded:
+                source = source.replace(
+                    f"from {earlier_original} import", f"from {OLD}.{earlier} import"
+                )
+        spec = importlib.util.spec_from_loader(f"{OLD}.{name}", loader=None)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        exec(compile(source, f"{base}:{path}", "exec"), module.__dict__)
+        loaded[name] = module
+    return loaded
+
+
+def policies() -> list[Policy]:
+    shipped = sorted((ROOT / "streams/data/policies").glob("*.yaml"))
+    return [load_policy(None), *(load_policy(p) for p in shipped)]
+
+
+def events(n: int) -> list[Event]:
+    """Synthetic events with 1% redelivered later, then the demo scenario."""
+    rng = random.Random(6)
+    parsed = [parse_event(raw) for raw in generate(n, max(1, n // 100))]
+    stream = list(parsed)
+    for event in rng.sample(parsed, len(parsed) // 100):
+        stream.insert(rng.randrange(parsed.index(event) + 1, len(stream) + 1), event)
+    with open_events(demo_scenario_path()) as lines:
+        demo, errors = read_events(lines)
+    assert not errors, errors
+    return stream + demo
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def same(what: str, old: Any, new: Any) -> None:
+    if old != new:
+        raise Mismatch(f"{what} differs:\n  reference: {old!r}\n  this tree: {new!r}")
+
+
+def compare_outcomes(
+    stream: Iterable[Event], policy: Policy, ref: dict[str, types.ModuleType], sample: int
+) -> int:
+    old, new = ref["processor"].Processor(policy), Processor(policy)
+    compared = 0
+    for i, event in enumerate(stream):
+        partition = zlib.crc32(event.subject.encode()) % 4
+        a, b = old.process(partition, event), new.process(partition, event)
+        where = f"{policy.version} event #{i} {event.id} ({event.type})"
+        same(f"{where}: changed", a.changed, b.changed)
+        same(f"{where}: duplicate", a.duplicate, b.duplicate)
+        pa, pb = a.previous, b.previous
+        same(
+            f"{where}: previous",
+            pa and (pa.score, pa.severity),
+            pb and (pb.score, pb.severity),
+        )
+        if a.changed or i % sample == 0:
+            same(f"{where}: score", a.current.to_dict(), b.current.to_dict())
+        same(
+            f"{where}: transitions",
+            [t.to_record() for t in a.transitions],
+            [t.to_record() for t in b.transitions],
+        )
+        compared += 1
+    same(
+        f"{policy.version}: last published scores",
+        {v: s.to_dict() for v, s in old.published.items()},
+        {v: s.to_dict() for v, s in new.published.items()},
+    )
+    return compared
+
+
+def compare_replay(stream: list[Event], policy: Policy, ref: dict[str, types.ModuleType]) -> None:
+    """What `ReplaySink` reports (the shape `vendorwatch replay` prints and republishes)."""
+    results = []
+    for module in (ref["replay"], new_replay):
+        sink = module.ReplaySink([policy], collect_marks=True)
+        for partition in range(4):
+            sink.feed_events(
+                partition, [e for e in stream if zlib.crc32(e.subject.encode()) % 4 == partition]
+            )
+        result = module.PolicyResult.of(sink.runs[0])
+        results.append(
+            {
+                "scores": {v: s.to_dict() for v, s in result.scores.items()},
+                "changes": {
+                    v: module.score_record(c, published_at=0.0) for v, c in result.changes.items()
+                },
+                "opening": {f: t.to_record() for f, t in result.opening.items()},
+                "firing": {v: sorted(f) for v, f in result.firing.items()},
+                "marks": [m.to_dict() for m in result.marks],
+            }
+        )
+    for key in results[0]:
+        same(f"{policy.version}: replay {key}", results[0][key], results[1][key])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", default="main", help="reference commit (default: main)")
+    parser.add_argument("--events", type=int, default=30_000, help="synthetic events")
+    parser.add_argument(
+        "--sample", type=int, default=7, help="also compare every Nth unchanged score"
+    )
+    args = parser.parse_args(argv)
+    ref = load_reference(args.base)
+    stream = events(args.events)
+    total = 0
+    try:
+        for policy in policies():
+            total += compare_outcomes(stream, policy, ref, args.sample)
+            compare_replay(stream, policy, ref)
+            print(f"{policy.version}: {len(stream):,} outcomes identical, replay results too")
+    except Mismatch as exc:
+        print(f"MISMATCH {exc}")
+        return 1
+    print(f"all identical: {total:,} outcomes compared against {args.base}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
