@@ -163,13 +163,22 @@ class _Plan:
     `SimpleNamespace`s, built once per policy version (`_plan`).
     """
 
-    __slots__ = ("competitor", "data", "is_own_organisation", "signals")
+    __slots__ = ("_competitors", "_own_names", "data", "signals")
 
     def __init__(self, policy: Policy) -> None:
         self.signals: Any = _plain(policy.signals)
         self.data: Any = _plain(policy.data)
-        self.competitor: Callable[[str], str | None] = policy.competitor
-        self.is_own_organisation: Callable[[str], bool] = policy.is_own_organisation
+        # Policy.competitor and Policy.is_own_organisation read these through the same hook.
+        self._competitors: dict[str, str] = policy._competitor_index
+        self._own_names: frozenset[str] = policy._own_names
+
+    def competitor(self, org: str) -> str | None:
+        """`Policy.competitor`: the competitor `org` names, or None."""
+        return self._competitors.get(normalise_org(org))
+
+    def is_own_organisation(self, org: str) -> bool:
+        """`Policy.is_own_organisation`."""
+        return normalise_org(org) in self._own_names
 
 
 _PLANS: dict[str, _Plan] = {}
