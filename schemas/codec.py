@@ -23,6 +23,9 @@ MAX_EVENT_BYTES = 256 * 1024
 RejectReason = Literal["invalid_json", "schema", "unknown_type", "too_large", "upcast_failed"]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_validate_json = EVENT_ADAPTER.validator.validate_json
+"""What `EVENT_ADAPTER.validate_json` calls, minus its Python wrapper (keyword defaults and an
+option check, on every event): `parse_event` runs for each of a million events of a fold."""
 CURRENT_DATASCHEMAS: dict[str, str] = {t: dataschema_for(t) for t in CURRENT_VERSIONS}
 """CloudEvents `type` -> the `dataschema` URN of its current version."""
 
@@ -102,7 +105,7 @@ def parse_event(data: bytes | bytearray | memoryview | str) -> Event:
     if isinstance(data, memoryview):
         data = data.tobytes()
     try:
-        event = EVENT_ADAPTER.validate_json(data)
+        event: Event = _validate_json(data)
     except ValidationError:
         return _decode_and_validate(data)
     dataschema = event.dataschema

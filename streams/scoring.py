@@ -38,7 +38,10 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, NamedTuple
+
+from pydantic import BaseModel
 
 from vendorwatch.streams.policy import Policy, Severity, normalise_org
 from vendorwatch.streams.state import KEYED_BY_CLIENT, KEYED_BY_DATASET, Fact, VendorState, latest
@@ -139,43 +142,95 @@ def _usd(value: float | None) -> str:
 
 
 # --- what one fact says under a policy -----------------------------------------------------
+# The policy as the fact functions read it.
+
+
+def _plain(model: BaseModel) -> SimpleNamespace:
+    """A policy section's fields as plain attributes (nested sections too); values unchanged."""
+    return SimpleNamespace(
+        **{name: _plain(value) if isinstance(value, BaseModel) else value for name, value in model}
+    )
+
+
+class _Plan:
+    """What the fact functions below read from a policy, readable at plain-attribute speed.
+
+    A policy is a tree of pydantic models, and reading a pydantic model's field goes through
+    `BaseModel.__getattr__`'s hook: each of the three reads in `policy.signals.workforce_growth`
+    costs several plain attribute reads. The hazard of every fact folded reads half a dozen
+    such fields, which made those reads most of what building a vendor's aggregates costs. A
+    plan holds the same values (the same objects: the same numbers, the same arithmetic) in
+    `SimpleNamespace`s, built once per policy version (`_plan`).
+    """
+
+    __slots__ = ("_competitors", "_own_names", "data", "signals")
+
+    def __init__(self, policy: Policy) -> None:
+        self.signals: Any = _plain(policy.signals)
+        self.data: Any = _plain(policy.data)
+        # Policy.competitor and Policy.is_own_organisation read these through the same hook.
+        self._competitors: dict[str, str] = policy._competitor_index
+        self._own_names: frozenset[str] = policy._own_names
+
+    def competitor(self, org: str) -> str | None:
+        """`Policy.competitor`: the competitor `org` names, or None."""
+        return self._competitors.get(normalise_org(org))
+
+    def is_own_organisation(self, org: str) -> bool:
+        """`Policy.is_own_organisation`."""
+        return normalise_org(org) in self._own_names
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(policy: Policy) -> _Plan:
+    """The plan of a policy, per version (same content, same numbers), as `alerts.rules` keeps
+    its rule plans."""
+    plan = _PLANS.get(policy.version)
+    if plan is None:
+        plan = _PLANS[policy.version] = _Plan(policy)
+    return plan
+
+
+# --- what one fact says under a plan ---------------------------------------------------------
 # Two halves per kind of fact. The hazard half (`_*_base`) returns the fact's hazard before decay,
 # or None when the fact does not count (not a competitor, nothing added, ...); it runs for every
 # fact as it is folded, so it does arithmetic only. The detail half (`_*_detail`) returns the
 # words that explain a fact that counts; formatting them costs more than the arithmetic and is
 # needed only when an explanation is read, so the aggregates ask for it lazily, once per fact they
-# keep. Each half reads only the fact and the policy, so they agree however far apart they run.
+# keep. Each half reads only the fact and the plan, so they agree however far apart they run.
 
 Base = Callable[[Any, Policy], float | None]
-"""(fact.data, policy) -> the fact's hazard before decay, or None when it does not count."""
+"""(fact.data, plan) -> the fact's hazard before decay, or None when it does not count."""
 Describe = Callable[[Fact, Policy], str]
-"""(fact, policy) -> the words that explain a fact whose hazard counts."""
+"""(fact, plan) -> the words that explain a fact whose hazard counts."""
 
 
-def _key_person_base(data: Any, policy: Policy) -> float | None:
-    sig = policy.signals.key_person_to_competitor
-    if policy.competitor(data.to_org) is None or policy.competitor(data.from_org) is not None:
+def _key_person_base(data: Any, plan: _Plan) -> float | None:
+    sig = plan.signals.key_person_to_competitor
+    if plan.competitor(data.to_org) is None or plan.competitor(data.from_org) is not None:
         return None  # not to a competitor, or a move between competitors
     return sig.weight * sig.seniority[data.seniority]
 
 
-def _key_person_detail(fact: Fact, policy: Policy) -> str:
+def _key_person_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
-    return f"{data.person} ({data.role}) joined {policy.competitor(data.to_org)}"
+    return f"{data.person} ({data.role}) joined {plan.competitor(data.to_org)}"
 
 
-def _incident_base(data: Any, policy: Policy) -> float | None:
-    sig = policy.signals.security_incident
+def _incident_base(data: Any, plan: _Plan) -> float | None:
+    sig = plan.signals.security_incident
     return sig.weight * sig.severity[data.severity]
 
 
-def _incident_detail(fact: Fact, policy: Policy) -> str:
+def _incident_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     return f"{data.severity} incident: {data.title}"
 
 
-def _workforce_base(data: Any, policy: Policy) -> float | None:
-    sig = policy.signals.workforce_growth
+def _workforce_base(data: Any, plan: _Plan) -> float | None:
+    sig = plan.signals.workforce_growth
     if data.contractors_added <= 0:
         return None
     remote = (data.remote_share_pct or 0.0) / 100.0
@@ -184,70 +239,70 @@ def _workforce_base(data: Any, policy: Policy) -> float | None:
     return base
 
 
-def _workforce_detail(fact: Fact, policy: Policy) -> str:
+def _workforce_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     share = f", {_pct(data.remote_share_pct)} remote" if data.remote_share_pct else ""
     return f"+{data.contractors_added:,} contractors in {data.period_days} days{share}"
 
 
-def _demand_base(data: Any, policy: Policy) -> float | None:
-    sig = policy.signals.demand_surge
+def _demand_base(data: Any, plan: _Plan) -> float | None:
+    sig = plan.signals.demand_surge
     factor = data.factor if data.factor is not None else sig.assumed_factor
     if factor < sig.min_factor:
         return None
     return sig.weight * math.log2(factor)
 
 
-def _demand_detail(fact: Fact, policy: Policy) -> str:
+def _demand_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     if data.factor is not None:
         return f"demand x{data.factor:g}"
-    return f"demand x{policy.signals.demand_surge.assumed_factor:g} (not reported; policy assumes)"
+    return f"demand x{plan.signals.demand_surge.assumed_factor:g} (not reported; policy assumes)"
 
 
-def _mitigation_base(data: Any, policy: Policy) -> float | None:
-    sig = policy.signals.vendor_mitigation
+def _mitigation_base(data: Any, plan: _Plan) -> float | None:
+    sig = plan.signals.vendor_mitigation
     return sig.weight * sig.kinds[data.kind]
 
 
-def _mitigation_detail(fact: Fact, policy: Policy) -> str:
+def _mitigation_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     text = data.text if len(data.text) <= 80 else data.text[:79] + "…"
     return f"{data.kind}: {text}"
 
 
-def _acquisition_base(data: Any, policy: Policy) -> float | None:
-    if policy.competitor(data.acquirer) is None:
+def _acquisition_base(data: Any, plan: _Plan) -> float | None:
+    if plan.competitor(data.acquirer) is None:
         return None
-    return policy.signals.competitor_ownership.acquisition_weight
+    return plan.signals.competitor_ownership.acquisition_weight
 
 
-def _acquisition_detail(fact: Fact, policy: Policy) -> str:
+def _acquisition_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
-    competitor = policy.competitor(data.acquirer)
+    competitor = plan.competitor(data.acquirer)
     return f"acquired by {competitor} (competitor){_usd(data.amount_usd)}"
 
 
-def _funding_competitors(data: Any, policy: Policy) -> set[str]:
+def _funding_competitors(data: Any, plan: _Plan) -> set[str]:
     """The competitors among a round's investors, each once (aliases name the same one)."""
-    return {c for i in data.investors if (c := policy.competitor(i))}
+    return {c for i in data.investors if (c := plan.competitor(i))}
 
 
-def _funding_base(data: Any, policy: Policy) -> float | None:
-    names = _funding_competitors(data, policy)
+def _funding_base(data: Any, plan: _Plan) -> float | None:
+    names = _funding_competitors(data, plan)
     if not names:
         return None
-    return policy.signals.competitor_ownership.funding_investor_weight * len(names)
+    return plan.signals.competitor_ownership.funding_investor_weight * len(names)
 
 
-def _funding_detail(fact: Fact, policy: Policy) -> str:
+def _funding_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
-    names = sorted(_funding_competitors(data, policy))
+    names = sorted(_funding_competitors(data, plan))
     return f"{', '.join(names)} invested in its {data.round} round"
 
 
-def _stake_base(data: Any, policy: Policy) -> float:
-    sig = policy.signals.competitor_ownership
+def _stake_base(data: Any, plan: _Plan) -> float:
+    sig = plan.signals.competitor_ownership
     return (
         sig.weight * min(1.0, data.stake_pct / sig.full_stake_pct)
         + sig.board_seat_weight * data.board_seats
@@ -255,40 +310,40 @@ def _stake_base(data: Any, policy: Policy) -> float:
     )
 
 
-def _stake_detail(fact: Fact, policy: Policy) -> str:
+def _stake_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     seats = f", {data.board_seats} board seat(s)" if data.board_seats else ""
     control = ", voting control" if data.voting_control else ""
     return (
-        f"{policy.competitor(data.investor)} (competitor) holds {_pct(data.stake_pct)}"
+        f"{plan.competitor(data.investor)} (competitor) holds {_pct(data.stake_pct)}"
         f"{_usd(data.amount_usd)}{seats}{control}"
     )
 
 
-def _client_base(fact: Fact, policy: Policy) -> float | None:
+def _client_base(fact: Fact, plan: _Plan) -> float | None:
     """The latest word of one client: paused or ended counts, resumed does not."""
     if fact.type == "client.resumed":
         return None
     data: Any = fact.data
-    if policy.is_own_organisation(data.client):
+    if plan.is_own_organisation(data.client):
         return None  # our own decision is not evidence about the vendor
-    sig = policy.signals.peer_client_pause
+    sig = plan.signals.peer_client_pause
     return sig.weight * (sig.terminated_multiplier if fact.type == "client.terminated" else 1.0)
 
 
-def _client_detail(fact: Fact, policy: Policy) -> str:
+def _client_detail(fact: Fact, plan: _Plan) -> str:
     data: Any = fact.data
     return f"{data.client} {'ended' if fact.type == 'client.terminated' else 'paused'} work"
 
 
-def _dataset_worth(fact: Fact, policy: Policy) -> float | None:
+def _dataset_worth(fact: Fact, plan: _Plan) -> float | None:
     """What one held dataset is worth (0-1), or None once it is revoked."""
     if fact.type != "data.shared":
         return None
     data: Any = fact.data
-    volume = policy.data.volume
+    volume = plan.data.volume
     scale = min(1.0, math.log10(1 + data.records) / math.log10(1 + volume.reference_records))
-    worth = policy.data.classification_weights[data.classification]
+    worth = plan.data.classification_weights[data.classification]
     return min(1.0, worth * (volume.floor + (1 - volume.floor) * scale))
 
 
@@ -332,16 +387,16 @@ class _Fold:
         "event_ids",
         "facts",
         "half_life",
-        "policy",
+        "plan",
         "snap",
         "t",
         "value",
     )
 
-    def __init__(self, half_life_days: float | None, describe: Describe, policy: Policy) -> None:
+    def __init__(self, half_life_days: float | None, describe: Describe, plan: _Plan) -> None:
         self.half_life = _seconds(half_life_days)
         self.describe = describe
-        self.policy = policy
+        self.plan = plan
         self.clear()
 
     def clear(self) -> None:
@@ -367,12 +422,32 @@ class _Fold:
         self._explained = None
         self.snap = None
 
-    def extend(self, facts: Iterable[Fact], base_of: Base, policy: Policy) -> None:
-        """`add` each of `facts`, in order, whose base hazard counts (`_refold`'s loop)."""
+    def extend(self, facts: Iterable[Fact], base_of: Base, plan: _Plan) -> None:
+        """`add` each of `facts`, in order, whose base hazard counts (`_refold`'s loop).
+
+        `add`'s arithmetic is repeated here on locals rather than called: this loop runs for
+        every fact of a vendor each time its aggregates are built (every vendor's first score,
+        `--as-of`), and a call plus a `_decay` call per fact was half its time. The float
+        operations are `add`'s, in the same order (`x * 1.0` is `x`, so no decay is `+ base`).
+        """
+        kept, event_ids, half_life = self.facts, self.event_ids, self.half_life
+        value, last, before = self.value, self.t, len(kept)
         for fact in facts:
-            base = base_of(fact.data, policy)
+            t, event_id, _, data = fact
+            base = base_of(data, plan)
             if base is not None and base > 0:
-                self.add(fact, base)
+                if not kept:
+                    value = base
+                elif half_life is None or (age := t - last) <= 0:
+                    value = value + base
+                else:
+                    value = value * 0.5 ** (age / half_life) + base
+                last = t
+                kept.append(fact)
+                event_ids.append(event_id)
+        if len(kept) != before:
+            self.value, self.t = value, last
+            self._explained = None
 
     def hazard(self, at: float) -> float:
         """The sum as of `at` (not before the latest term); 0 when empty. `_decay` inlined:
@@ -387,9 +462,9 @@ class _Fold:
         if self._explained is None:
             details = self._details
             if len(details) < len(self.facts):
-                describe, policy = self.describe, self.policy
+                describe, plan = self.describe, self.plan
                 for fact in self.facts[len(details) :]:
-                    details.append(describe(fact, policy))
+                    details.append(describe(fact, plan))
             self._explained = (tuple(self.event_ids), "; ".join(details))
         return self._explained
 
@@ -411,9 +486,9 @@ class _Fold:
         if facts is self.facts:  # the fold grew since: reuse the words formatted so far
             self.explained()
             return tuple(self.event_ids[:n]), "; ".join(self._details[:n])
-        describe, policy = self.describe, self.policy  # cleared (refolded) since
+        describe, plan = self.describe, self.plan  # cleared (refolded) since
         kept = facts[:n]
-        return tuple(f.event_id for f in kept), "; ".join(describe(f, policy) for f in kept)
+        return tuple(f.event_id for f in kept), "; ".join(describe(f, plan) for f in kept)
 
 
 def _stake_key(base: float, fact: Fact, half_life: float | None) -> float:
@@ -443,17 +518,17 @@ class _Ownership:
         "best",
         "funded",
         "half_life",
-        "policy",
+        "plan",
         "snap",
     )
 
-    def __init__(self, half_life_days: float | None, policy: Policy) -> None:
+    def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
         self.half_life = _seconds(half_life_days)
-        self.policy = policy
+        self.plan = plan
         self.best: dict[str, tuple[float, Fact, float]] = {}
         """competitor -> (strength key, the report, its base hazard)."""
-        self.acquired = _Fold(half_life_days, _acquisition_detail, policy)
-        self.funded = _Fold(half_life_days, _funding_detail, policy)
+        self.acquired = _Fold(half_life_days, _acquisition_detail, plan)
+        self.funded = _Fold(half_life_days, _funding_detail, plan)
         self._ordered: list[tuple[float, Fact, float]] | None = None
         self._stakes_explained: tuple[list[str], list[str]] | None = None
         """Ids and details of the ordered stakes: kept while only acquisitions and rounds
@@ -463,10 +538,10 @@ class _Ownership:
 
     def offer_stake(self, fact: Fact) -> None:
         data: Any = fact.data
-        competitor = self.policy.competitor(data.investor)
+        competitor = self.plan.competitor(data.investor)
         if competitor is None:
             return
-        base = _stake_base(data, self.policy)
+        base = _stake_base(data, self.plan)
         if base <= 0:
             return
         key = _stake_key(base, fact, self.half_life)
@@ -500,7 +575,7 @@ class _Ownership:
                 stakes = self.ordered()
                 self._stakes_explained = (
                     [fact.event_id for _, fact, _ in stakes],
-                    [_stake_detail(fact, self.policy) for _, fact, _ in stakes],
+                    [_stake_detail(fact, self.plan) for _, fact, _ in stakes],
                 )
             stake_ids, stake_details = self._stakes_explained
             acquired_ids, acquired_detail = self.acquired.explained()
@@ -523,7 +598,7 @@ class _Ownership:
         _, stakes, acquired, funded = snap
         acquired_ids, acquired_detail = self.acquired.explained_at(acquired)
         funded_ids, funded_detail = self.funded.explained_at(funded)
-        details = [_stake_detail(fact, self.policy) for _, fact, _ in stakes]
+        details = [_stake_detail(fact, self.plan) for _, fact, _ in stakes]
         details += [d for d in (acquired_detail, funded_detail) if d]
         ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
         return ids, "; ".join(details)
@@ -532,11 +607,11 @@ class _Ownership:
 class _PeerPauses:
     """peer_client_pause: the latest word of every other client, folded in event-time order."""
 
-    __slots__ = ("_fold", "_said", "half_life_days", "latest", "policy", "snap")
+    __slots__ = ("_fold", "_said", "half_life_days", "latest", "plan", "snap")
 
-    def __init__(self, half_life_days: float | None, policy: Policy) -> None:
+    def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
         self.half_life_days = half_life_days
-        self.policy = policy
+        self.plan = plan
         self.latest: dict[str, tuple[Fact, float]] = {}
         """client -> (its latest word, when that counts, and the word's base hazard)."""
         self._fold: _Fold | None = None
@@ -547,7 +622,7 @@ class _PeerPauses:
 
     def set(self, client: str, fact: Fact) -> None:
         """`fact` is now the latest about `client`; it replaces what the client said before."""
-        base = _client_base(fact, self.policy)
+        base = _client_base(fact, self.plan)
         held = self.latest.get(client)
         if base is not None and base > 0:
             self.latest[client] = (fact, base)
@@ -560,15 +635,15 @@ class _PeerPauses:
         self._fold = None
         self.snap = None
 
-    def _describe(self, fact: Fact, policy: Policy) -> str:
+    def _describe(self, fact: Fact, plan: _Plan) -> str:
         said = self._said.get(fact.event_id)
         if said is None:
-            said = self._said[fact.event_id] = _client_detail(fact, policy)
+            said = self._said[fact.event_id] = _client_detail(fact, plan)
         return said
 
     def fold(self) -> _Fold:
         if self._fold is None:
-            self._fold = _Fold(self.half_life_days, self._describe, self.policy)
+            self._fold = _Fold(self.half_life_days, self._describe, self.plan)
             # (fact, base) pairs sort by fact: facts are unique, so bases are never compared.
             for fact, base in sorted(self.latest.values()):
                 self._fold.add(fact, base)
@@ -596,9 +671,9 @@ class _DataAtStake:
         self.worth: dict[str, tuple[Fact, float]] = {}
         self._value: tuple[float, tuple[str, ...], float] | None = None
 
-    def set(self, dataset: str, fact: Fact, policy: Policy) -> None:
+    def set(self, dataset: str, fact: Fact, plan: _Plan) -> None:
         """`fact` is now the latest about `dataset`: shared (with its worth) or revoked."""
-        worth = _dataset_worth(fact, policy)
+        worth = _dataset_worth(fact, plan)
         if worth is not None:
             self.worth[dataset] = (fact, worth)
         elif self.worth.pop(dataset, None) is None:
@@ -631,23 +706,23 @@ class _Aggregates:
         "name",
         "ownership",
         "pauses",
-        "policy",
+        "plan",
         "risks",
         "summed",
         "synced",
     )
 
     def __init__(self, policy: Policy) -> None:
-        sig = policy.signals
-        self.policy = policy
+        self.plan = plan = _plan(policy)
+        sig = plan.signals
         self.synced = 0
         self.name: str | None = None
         """The registered name, if the vendor is registered."""
         self.data = _DataAtStake()
-        self.ownership = _Ownership(sig.competitor_ownership.half_life_days, policy)
-        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, policy)
+        self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
+        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
         self.summed: dict[str, _Fold] = {
-            kind: _Fold(getattr(sig, signal).half_life_days, describe, policy)
+            kind: _Fold(getattr(sig, signal).half_life_days, describe, plan)
             for kind, (signal, _, describe) in _SUMMED.items()
             if kind not in _OWNERSHIP_KINDS
         }
@@ -681,7 +756,7 @@ class _Aggregates:
         for dataset, facts in state.datasets.items():
             fact = latest(facts, upto)
             if fact is not None:
-                agg.data.set(dataset, fact, policy)
+                agg.data.set(dataset, fact, agg.plan)
         registered = latest(state.by_type.get("vendor.registered", []), upto)
         agg.name = registered.data.name if registered is not None else None  # type: ignore[attr-defined]
         agg.synced = state.event_count(upto)
@@ -691,7 +766,7 @@ class _Aggregates:
         """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
         fold = self.summed[kind]
         fold.clear()
-        fold.extend(state.facts(kind, upto), _SUMMED[kind][1], self.policy)
+        fold.extend(state.facts(kind, upto), _SUMMED[kind][1], self.plan)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
@@ -704,7 +779,7 @@ class _Aggregates:
             if facts[-1] is not fact:
                 self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
             else:
-                base = _SUMMED[kind][1](data, self.policy)
+                base = _SUMMED[kind][1](data, self.plan)
                 if base is not None and base > 0:
                     self.summed[kind].add(fact, base)
                     if kind in _OWNERSHIP_KINDS:
@@ -715,7 +790,7 @@ class _Aggregates:
                 self.pauses.set(client, fact)
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
-                self.data.set(data.dataset, fact, self.policy)
+                self.data.set(data.dataset, fact, self.plan)
         elif kind == "ownership.stake_acquired":
             self.ownership.offer_stake(fact)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
@@ -743,11 +818,11 @@ def _cached_aggregates(state: VendorState, policy: Policy) -> _Aggregates:
 
 def data_at_stake(state: VendorState, policy: Policy, at: float) -> tuple[float, tuple[str, ...]]:
     """Worth of the data the vendor holds as of `at` (0-1), and the data.shared event ids."""
-    held = _DataAtStake()
+    held, plan = _DataAtStake(), _plan(policy)
     for dataset, facts in state.datasets.items():
         fact = latest(facts, at)
         if fact is not None:
-            held.set(dataset, fact, policy)
+            held.set(dataset, fact, plan)
     stake, ids, _ = held.value()
     return stake, ids
 
@@ -823,8 +898,8 @@ def _figures(
     offset = mitigation.value
     if mitigation.half_life is not None and t > mitigation.t:  # `_Fold.hazard` again
         offset *= 0.5 ** ((t - mitigation.t) / mitigation.half_life)
-    if offset > 0:  # else it stays 0.0, what min() would give; the policy is read only if needed
-        offset = min(offset, policy.signals.vendor_mitigation.max_offset_ratio * positive)
+    if offset > 0:  # else it stays 0.0, what min() would give; the plan is read only if needed
+        offset = min(offset, aggregates.plan.signals.vendor_mitigation.max_offset_ratio * positive)
     scale = 100.0 * stake
     exposure = 1.0 - math.exp(-positive)
     unmitigated = scale * exposure
