@@ -3,9 +3,9 @@
 Why its own benchmark: the replay benchmark (issue 6) times Kafka, decoding and the fold
 together on a broker that shares the machine, and the `Processor` is what decides its ratio.
 Here the events are parsed before any clock starts, and two ways of using the `Processor` are
-timed, each for this tree and for a reference commit (default `main`, its `scoring`, `rules`,
-`processor` and `replay` modules loaded from git as `verify_processor.py` does), alternating
-runs so both see the same load on a shared machine:
+timed, each for this tree and for a reference commit (default d5f1aec, the end of the second
+session: its `scoring`, `rules`, `processor` and `replay` modules loaded from git as
+`verify_processor.py` does), alternating runs so both see the same load on a shared machine:
 
 - **replay**: `ReplaySink.feed_events` (`Processor.process` + `PolicyRun.observe` for every
   event, in `heap.bulk_fold`), as `vendorwatch replay` folds a chunk; nothing reads the
@@ -17,7 +17,7 @@ CPU time of this process (best of `--repeat`), per event. The events: `synthetic
 100 vendors, four partitions keyed by vendor. Outcomes are not compared here:
 `verify_processor.py` does that.
 
-    python benchmarks/processor_bench.py                 # 100,000 events, reference: main
+    python benchmarks/processor_bench.py                 # 100,000 events, reference: d5f1aec
     python benchmarks/processor_bench.py --events 30000 --repeat 5 --base HEAD~1
 """
 
@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from synthetic import generate
-from verify_processor import load_reference
+from verify_processor import REFERENCE, load_reference
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best counts")
-    parser.add_argument("--base", default="main", help="reference commit (default: main)")
+    parser.add_argument(
+        "--base", default=REFERENCE, help=f"reference commit (default: {REFERENCE})"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write JSON results")
     args = parser.parse_args(argv)
 
