@@ -27,6 +27,10 @@ _longest_first: tuple[str, ...] = ()
 when one is registered: `scrub` runs on every value of every log line."""
 
 
+def _longest_first_of(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(values, key=len, reverse=True))
+
+
 def reveal(value: str | SecretStr) -> str:
     """The plain value of a str or SecretStr (only for building requests, never for text)."""
     return value.get_secret_value() if isinstance(value, SecretStr) else value
@@ -50,7 +54,7 @@ def register_secret(value: str | SecretStr) -> None:
     global _secrets, _longest_first
     with _lock:
         _secrets = _secrets | {c for c in candidates if len(c) >= _MIN_SECRET_LEN}
-        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
+        _longest_first = _longest_first_of(_secrets)
 
 
 def registered_count() -> int:
@@ -62,11 +66,7 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
     """Replace every registered secret (and any `extra` value) in `text` with [REDACTED]."""
     values = _longest_first
     if extra:
-        values = tuple(
-            sorted(
-                _secrets | {e for e in extra if len(e) >= _MIN_SECRET_LEN}, key=len, reverse=True
-            )
-        )
+        values = _longest_first_of(_secrets | {e for e in extra if len(e) >= _MIN_SECRET_LEN})
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)

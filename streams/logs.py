@@ -54,13 +54,18 @@ def _json_dumps(obj: Any, **_: Any) -> str:
         return json.dumps(obj, default=_json_fallback_handler)
 
 
-def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
-    """A `logging.config.dictConfig` mapping that sends stdlib logs through structlog."""
+def _rendering(fmt: str) -> list[Any]:
+    """The end of every line's processor chain, ours and the libraries': scrub, render, scrub."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    return [structlog_scrubber, renderer, _redact_rendered]
+
+
+def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
+    """A `logging.config.dictConfig` mapping that sends stdlib logs through structlog."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -69,9 +74,7 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog_scrubber,
-                    renderer,
-                    _redact_rendered,
+                    *_rendering(fmt),
                 ],
                 "foreign_pre_chain": [
                     structlog.contextvars.merge_contextvars,
@@ -134,22 +137,10 @@ def _line_writer(name: str | None = None, *_: Any) -> _LineWriter:
     return _LineWriter(name or "root")
 
 
-_METHOD_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "exception": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "fatal": logging.CRITICAL,
-}
-
-
 def _below_level(_: Any, method: str, event_dict: Any) -> Any:
     """Drop a line below the configured level before any other processor runs (the level is
     read per line, so a logger cached before a reconfiguration follows it too)."""
-    if _METHOD_LEVELS.get(method, logging.CRITICAL) < _LineWriter.level:
+    if structlog.processors.NAME_TO_LEVEL.get(method, logging.CRITICAL) < _LineWriter.level:
         raise structlog.DropEvent
     return event_dict
 
@@ -165,8 +156,6 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
     logging._srcfile = None  # type: ignore[attr-defined]
     (handler,) = logging.getLogger().handlers
     assert isinstance(handler, logging.StreamHandler)
-    formatter = handler.formatter
-    assert isinstance(formatter, structlog.stdlib.ProcessorFormatter)
     _LineWriter.handler = handler
     _LineWriter.level = logging.getLevelName(level.upper())
 
@@ -179,8 +168,7 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            # the formatter's own chain for library lines: the same scrubbing and renderer
-            *formatter.processors[1:],
+            *_rendering(fmt),
         ],
         logger_factory=_line_writer,
         wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
