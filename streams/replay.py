@@ -51,7 +51,7 @@ from aiokafka.protocol.api import Request
 
 from vendorwatch.alerts.rules import Firing, Transition
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
-from vendorwatch.schemas.events import Event
+from vendorwatch.schemas.events import Event, unix_seconds
 from vendorwatch.streams import topics
 from vendorwatch.streams.heap import bulk_fold
 from vendorwatch.streams.history import HistoryReadError
@@ -421,7 +421,7 @@ class ReplaySink:
             if self.vendor is not None and event.subject != self.vendor:
                 stats.other_vendors += 1
                 continue
-            if horizon is not None and event.time.timestamp() > horizon:
+            if horizon is not None and unix_seconds(event.time) > horizon:
                 stats.after_horizon += 1
                 continue
             stats.events += 1
@@ -436,7 +436,7 @@ class ReplaySink:
     def _feed_events(self, partition: int, events: Iterable[Event]) -> None:
         for offset, event in enumerate(events):
             self.stats.records += 1
-            if self.horizon is not None and event.time.timestamp() > self.horizon:
+            if self.horizon is not None and unix_seconds(event.time) > self.horizon:
                 self.stats.after_horizon += 1
                 continue
             self.stats.events += 1
@@ -998,7 +998,7 @@ class ExportSink:
                 if len(stats.invalid_examples) < 5:
                     stats.invalid_examples.append(f"[{partition}]@{record.offset}: {exc}")
                 continue
-            t = event.time.timestamp()
+            t = unix_seconds(event.time)
             if not self.window.contains(t):
                 stats.outside += 1
                 continue
