@@ -379,10 +379,8 @@ def run_once(
             )
             setup = setup_lines(args.quiet_vendors, n_probes)
             asyncio.run(produce_all(bootstrap, setup))
-            wait_for(
-                lambda: consumed(port).get(topics.EVENTS, 0) >= len(setup), "setup scored", 300
-            )
-            before = consumed(port).get(topics.EVENTS, 0)
+            wait_for(lambda: consumed(port).get(topics.RAW, 0) >= len(setup), "setup scored", 300)
+            before = consumed(port).get(topics.RAW, 0)
             cpu_before = cpu_seconds(worker.pid)
             note(
                 f"  {args.rate:g} events/s for {args.seconds:g} s, probe every {args.probe_every:g}"
@@ -392,7 +390,7 @@ def run_once(
                     bootstrap, args.rate, args.seconds, args.probe_every, args.quiet_vendors, hook
                 )
             )
-            background_consumed = int(consumed(port).get(topics.EVENTS, 0) - before - len(sent))
+            background_consumed = int(consumed(port).get(topics.RAW, 0) - before - len(sent))
             cpu = cpu_seconds(worker.pid) - cpu_before
         finally:
             worker.terminate()

@@ -1,4 +1,4 @@
-"""How fast is the live pipeline (validate + score agents, one worker) on the embedded broker,
+"""How fast is the live pipeline (one worker validating and scoring in one agent) on Tansu,
 compared in the same run with the fastest ways to read the same events?
 
 One run, one embedded Tansu, the same synthetic events (benchmarks/synthetic.py, fixed seed,
@@ -9,7 +9,8 @@ produced before any clock starts, keyed by vendor id) read four ways:
 (b) bare Faust: a Faust agent with no table over the same topic, raw bytes, `async for` over the
     stream, counting — what Faust itself costs per message (own process, like a worker);
 (c) pipeline: a real `vendorwatch worker` subprocess; the events wait in `vendorwatch.events.raw`
-    and go through validate -> `vendorwatch.events` -> score -> `vendorwatch.scores`;
+    and its agent validates each, writes it to `vendorwatch.events` and scores it, publishing to
+    `vendorwatch.scores` (one hop: the raw messages are keyed by vendor id);
 (d) latency: the same worker, events produced at a steady rate (default 1,000/s), from the
     moment each is handed to the producer to the moment its score record arrives at a consumer
     of `vendorwatch.scores` (same clock), p50/p99/max; also to the worker's `published_at`.
@@ -266,7 +267,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wait_consumed(pid: int, port: int, topic: str, n: int, timeout: float) -> float:
-    """Wait until the worker's score agent has taken ``n`` events; returns the worker's CPU
+    """Wait until the worker's agent has taken ``n`` raw messages; returns the worker's CPU
     milliseconds per event between the first progress report and the end (start-up excluded)."""
     deadline = time.monotonic() + timeout
     last = -1.0
@@ -534,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = free_loopback_port()
         worker = start_worker(bootstrap, workdir, port, profile)
         try:
-            cpu_ms = wait_consumed(worker.pid, port, topics.EVENTS, n, timeout=1800)
+            cpu_ms = wait_consumed(worker.pid, port, topics.RAW, n, timeout=1800)
             scores = asyncio.run(read_scores(bootstrap))
             pipe = pipeline_rate(n, scores)
             note(

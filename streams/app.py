@@ -1,11 +1,12 @@
-"""The live pipeline as a Faust app: validate agent, score agent, the read view and the HTTP API.
+"""The live pipeline as a Faust app: the score agent, the read view and the HTTP API.
 
-Data flow (DESIGN.md): raw -> validate -> events (keyed by vendor) | events.dlq;
-events -> score (per-vendor fold) -> scores. The agents are thin: parsing lives in
-`schemas.codec`, the fold in `streams.processor`, so the offline scorer and replay compute the
-same numbers. Delivery is at-least-once; idempotency comes from the fold ignoring a known event id.
-Agents run with concurrency 1 (faust-streaming #606: concurrency > 1 commits past in-flight
-messages) and take small batches to amortise per-message overhead.
+Data flow: raw -> score agent: validate (or events.dlq with the reason), write to the history
+(`vendorwatch.events`, keyed by vendor), fold, publish to scores and alerts, all in one hop
+(README, Architecture, says why this is one agent where DESIGN.md draws two). The agent is thin:
+parsing lives in `schemas.codec`, the fold in `streams.processor`, so the offline scorer and
+replay compute the same numbers. Delivery is at-least-once; idempotency comes from the fold
+ignoring a known event id. Agents run with concurrency 1 (faust-streaming #606: concurrency > 1
+commits past in-flight messages) and take small batches to amortise per-message overhead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,9 @@ from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
 from vendorwatch.streams import faust_handoff, health, metrics, topics
 from vendorwatch.streams.deadletter import claimed_ids, dead_letter
-from vendorwatch.streams.history import read_events
+from vendorwatch.streams.history import SOURCE_OFFSET_HEADER, read_history
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
-from vendorwatch.streams.partitioning import vendor_partitioner
+from vendorwatch.streams.partitioning import vendor_partition, vendor_partitioner
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.processor import Outcome, Processor
 from vendorwatch.streams.settings import Settings
@@ -128,7 +129,7 @@ async def producer_send(app: faust.App) -> Any:
     return producer._ensure_producer().send  # Faust's aiokafka driver has no public getter
 
 
-async def delivered(futures: Sequence[asyncio.Future[Any]]) -> None:
+async def delivered(futures: Sequence[Awaitable[Any]]) -> None:
     """Wait until every record sent for a batch is acknowledged by the broker (raises if one
     failed: the agent stops before acknowledging the batch, which is then read again)."""
     if futures:
@@ -179,48 +180,160 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
 
-    events_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.EVENTS)
     raw_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
+    rerouted = metrics.EVENTS_REROUTED
     accepted_by_type: dict[str, Any] = {}
+    layout: list[int] = []  # [partitions of the events topic], read once
 
-    @app.agent(raw_topic, name="validate")
-    async def validate(stream: Any) -> None:
-        """raw -> events keyed by vendor id, or the DLQ with the reason. Never raises."""
+    async def events_partitions() -> int:
+        """How many partitions the history has (one read of the producer's metadata); the raw
+        topic must have at least as many, since a vendor's raw partition is its history's."""
+        if not layout:
+            producer = await app.maybe_start_producer()
+            aio = producer._ensure_producer()
+            history = len(await aio.partitions_for(topics.EVENTS))
+            raw = len(await aio.partitions_for(topics.RAW))
+            if raw < history:
+                raise RuntimeError(
+                    f"{topics.RAW} has {raw} partitions and {topics.EVENTS} {history}: the raw "
+                    "topic needs at least as many (a vendor's events are scored on the raw "
+                    "partition of the same number); add partitions to the raw topic"
+                )
+            layout.append(history)
+        return layout[0]
+
+    async def load_partition(partition: int) -> list[tuple[Any, int | None]]:
+        return await read_history(bootstrap_servers, topics.EVENTS, partition)
+
+    async def publish(outcome: Outcome, send: Any, produced_ms: int | None) -> list[Awaitable[Any]]:
+        """Send an outcome's score change and alert transitions (in that order); returns their
+        delivery futures."""
+        waits: list[Awaitable[Any]] = []
+        event_id = outcome.event.id
+        if outcome.changed:
+            current = outcome.current
+            waits.append(
+                await send(topics.SCORES, score_record(outcome), key=current.vendor_id.encode())
+            )
+            metrics.SCORES_PUBLISHED.inc()
+            metrics.set_vendor_score(
+                current.vendor_id, current.score, current.severity, current.data_at_stake
+            )
+            if produced_ms:
+                metrics.SCORE_PUBLISH_LATENCY.observe(max(0.0, time.time() - produced_ms / 1000))
+            log.info(
+                "score_changed",
+                vendor_id=current.vendor_id,
+                event_id=event_id,
+                score=current.score,
+                severity=current.severity,
+            )
+        for transition in outcome.transitions:
+            # Published after the score, before the ack: at-least-once, and the transition id
+            # lets the notifier drop a redelivered duplicate.
+            waits.append(
+                await send(
+                    topics.ALERTS,
+                    orjson.dumps(transition.to_record()),
+                    key=transition.vendor_id.encode(),
+                )
+            )
+            log.info(
+                "alert_transition",
+                vendor_id=transition.vendor_id,
+                event_id=event_id,
+                fingerprint=transition.fingerprint,
+                rule=transition.rule,
+                status=transition.status,
+                severity=transition.severity,
+            )
+        return waits
+
+    async def rebuild(partition: int, offset: int, send: Any) -> list[Awaitable[Any]]:
+        started = time.monotonic()
+        count, again = await processor.ensure_loaded(partition, offset, load_partition)
+        metrics.RECOVERY_DURATION.set(time.monotonic() - started)
+        log.info(
+            "partition_rebuilt",
+            partition=partition,
+            events=count,
+            republished=len(again),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        waits: list[Awaitable[Any]] = []
+        for outcome in again:
+            waits.extend(await publish(outcome, send, None))
+        return waits
+
+    def reject(message: Any, exc: InvalidEvent, send: Any) -> Awaitable[Any]:
+        metrics.EVENTS_REJECTED.labels(reason=exc.reason).inc()
+        metrics.DLQ_MESSAGES.labels(topic=topics.EVENTS_DLQ).inc()
+        # one line per rejected message: the ids it claims (none for garbage) and where it
+        # came from, which is also where the DLQ record points
+        log.warning(
+            "event_rejected",
+            reason=exc.reason,
+            error=str(exc),
+            origin="kafka",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            **claimed_ids(message.value, message.key),
+        )
+        record = dead_letter(
+            message.value,
+            exc,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+            key=message.key,
+            rejected_by=worker_name,
+        )
+        return send(topics.EVENTS_DLQ, record, key=message.key)
+
+    @app.agent(raw_topic, name="score")
+    async def score_events(stream: Any) -> None:
+        """raw -> validate -> the vendor's history + fold -> scores and alerts, in one hop.
+
+        A raw message on partition p whose vendor's partition is p is written to the history
+        (`vendorwatch.events`, partition p) and scored here, in that order; one whose vendor
+        lives elsewhere is re-sent to the raw topic keyed by its vendor, so the owner of that
+        partition scores it. So the worker that owns raw partition p is the only writer of
+        history partition p, and the history is in the order the events were scored: replay
+        meets them in the same order (README, Architecture). Invalid input goes to the DLQ
+        with the reason; nothing here raises on bad input.
+        """
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             send = await producer_send(app)
-            sent: list[asyncio.Future[Any]] = []
+            partitions = await events_partitions()
+            waits: list[Awaitable[Any]] = []
             raw_consumed.inc(len(batch))
             for event in batch:
                 message = event.message
-                produced = str(_produced_ms(event) or int(time.time() * 1000)).encode()
+                partition = message.partition
+                if not processor.loaded(partition):
+                    waits.extend(await rebuild(partition, message.offset, send))
                 try:
                     parsed = parse_event(message.value)
                 except InvalidEvent as exc:
-                    metrics.EVENTS_REJECTED.labels(reason=exc.reason).inc()
-                    metrics.DLQ_MESSAGES.labels(topic=topics.EVENTS_DLQ).inc()
-                    # one line per rejected message: the ids it claims (none for garbage)
-                    # and where it came from, which is also where the DLQ record points
-                    log.warning(
-                        "event_rejected",
-                        reason=exc.reason,
-                        error=str(exc),
-                        origin="kafka",
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        **claimed_ids(message.value, message.key),
+                    waits.append(await reject(message, exc, send))
+                    continue
+                key = parsed.subject.encode()
+                produced_ms = _produced_ms(event)
+                produced = str(produced_ms or int(time.time() * 1000)).encode()
+                home = vendor_partition(key, partitions)
+                if home != partition:
+                    rerouted.inc()
+                    waits.append(
+                        await send(
+                            topics.RAW,
+                            message.value,
+                            key=key,
+                            partition=home,
+                            headers=[(PRODUCED_AT_HEADER, produced)],
+                        )
                     )
-                    record = dead_letter(
-                        message.value,
-                        exc,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-                        key=message.key,
-                        rejected_by=worker_name,
-                    )
-                    sent.append(await send(topics.EVENTS_DLQ, record, key=message.key))
                     continue
                 counter = accepted_by_type.get(parsed.type)
                 if counter is None:
@@ -228,100 +341,25 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                         type=parsed.type
                     )
                 counter.inc()
-                sent.append(
-                    await send(
-                        topics.EVENTS,
-                        encode_event(parsed),
-                        key=parsed.subject.encode(),
-                        headers=[(PRODUCED_AT_HEADER, produced)],
+                if not processor.in_history(partition, parsed):
+                    waits.append(
+                        await send(
+                            topics.EVENTS,
+                            encode_event(parsed),
+                            key=key,
+                            partition=partition,
+                            headers=[
+                                (PRODUCED_AT_HEADER, produced),
+                                (SOURCE_OFFSET_HEADER, str(message.offset).encode()),
+                            ],
+                        )
                     )
-                )
+                outcome = processor.process(partition, parsed)
+                if outcome.changed or outcome.transitions:
+                    waits.extend(await publish(outcome, send, produced_ms))
             # the input's freshness: "no events for N minutes" is about these partitions
             _mark_processed(topics.RAW, batch)
-            await delivered(sent)
-
-    async def load_partition(partition: int, stop: int) -> list[Any]:
-        return await read_events(bootstrap_servers, topics.EVENTS, partition, stop)
-
-    @app.agent(events_topic, name="score")
-    async def score_events(stream: Any) -> None:
-        """events -> per-vendor fold -> scores, publishing only changes."""
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-            send = await producer_send(app)
-            sent: list[asyncio.Future[Any]] = []
-            events_consumed.inc(len(batch))
-            for event in batch:
-                message = event.message
-                if not processor.loaded(message.partition):
-                    started = time.monotonic()
-                    count = await processor.ensure_loaded(
-                        message.partition, message.offset, load_partition
-                    )
-                    metrics.RECOVERY_DURATION.set(time.monotonic() - started)
-                    log.info(
-                        "partition_rebuilt",
-                        partition=message.partition,
-                        events=count,
-                        seconds=round(time.monotonic() - started, 3),
-                    )
-                try:
-                    parsed = parse_event(message.value)
-                except InvalidEvent as exc:  # only if someone wrote to the topic directly
-                    log.error(
-                        "invalid_event_in_history",
-                        reason=exc.reason,
-                        error=str(exc),
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        **claimed_ids(message.value, message.key),
-                    )
-                    continue
-                outcome = processor.process(message.partition, parsed)
-                if outcome.changed:
-                    current = outcome.current
-                    sent.append(
-                        await send(
-                            topics.SCORES, score_record(outcome), key=current.vendor_id.encode()
-                        )
-                    )
-                    metrics.SCORES_PUBLISHED.inc()
-                    metrics.set_vendor_score(
-                        current.vendor_id, current.score, current.severity, current.data_at_stake
-                    )
-                    produced = _produced_ms(event)
-                    if produced:
-                        metrics.SCORE_PUBLISH_LATENCY.observe(
-                            max(0.0, time.time() - produced / 1000)
-                        )
-                    log.info(
-                        "score_changed",
-                        vendor_id=current.vendor_id,
-                        event_id=parsed.id,
-                        score=current.score,
-                        severity=current.severity,
-                    )
-                for transition in outcome.transitions:
-                    # Published after the score, before the ack: at-least-once, and the
-                    # transition id lets the notifier drop a redelivered duplicate.
-                    sent.append(
-                        await send(
-                            topics.ALERTS,
-                            orjson.dumps(transition.to_record()),
-                            key=transition.vendor_id.encode(),
-                        )
-                    )
-                    log.info(
-                        "alert_transition",
-                        vendor_id=transition.vendor_id,
-                        event_id=parsed.id,
-                        fingerprint=transition.fingerprint,
-                        rule=transition.rule,
-                        status=transition.status,
-                        severity=transition.severity,
-                    )
-            _mark_processed(topics.EVENTS, batch)
-            await delivered(sent)
+            await delivered(waits)
 
     @app.service
     class ViewService(faust.Service):  # type: ignore[misc]
@@ -335,7 +373,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     async def on_revoked(app_: Any, revoked: Any, **_: Any) -> None:
         for tp in revoked:
             metrics.forget_partition(tp.topic, tp.partition)
-            if tp.topic == topics.EVENTS:
+            if tp.topic == topics.RAW:
                 # the new owner exports these vendors' gauges; a stale copy here would linger
                 for vendor_id in processor.forget(tp.partition):
                     metrics.forget_vendor(vendor_id)

@@ -336,8 +336,19 @@ def ingest(
         bool,
         typer.Option("--raw", help="Send every line to the raw topic; the validator sorts them."),
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Load an exported history straight into vendorwatch.events, with no worker "
+            "running (a new cluster, a repartition): nothing is scored or notified until "
+            "workers start and rebuild their partitions from it.",
+        ),
+    ] = False,
 ) -> None:
     """Send events to Kafka; invalid lines are reported (exit 1), not sent (unless --raw)."""
+    if raw and history:
+        raise fail("--raw and --history do not go together", 2)
     settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
     try:
         bootstrap = resolve_bootstrap(settings)
@@ -346,10 +357,25 @@ def ingest(
     path = Path(source)
     if source != "-" and not path.is_file():
         raise fail(f"no such file: {source}", 2)
+    if history:
+        # a running worker is the only writer of its history partitions (streams/app.py)
+        from vendorwatch.streams.replay import ReplayError, active_members
+
+        try:
+            members = asyncio.run(active_members(bootstrap, topics.GROUP_ID))
+        except ReplayError as exc:
+            raise fail(str(exc), 2) from None
+        if members:
+            raise fail(
+                f"{len(members)} worker(s) are running in consumer group "
+                f"{topics.GROUP_ID!r}: --history loads the history only while none runs "
+                "(without --history, events go through the workers)",
+                2,
+            )
     producer = make_producer(bootstrap)
     try:
         if source == "-":
-            report = ingest_lines(producer, sys.stdin.buffer, raw=raw)
+            report = ingest_lines(producer, sys.stdin.buffer, raw=raw, history=history)
         else:
             with (
                 Progress(
@@ -368,6 +394,7 @@ def ingest(
                     producer,
                     stream,
                     raw=raw,
+                    history=history,
                     on_line=lambda n: progress.advance(task, n),
                 )
     finally:

@@ -1,6 +1,7 @@
 """Reading stretches of the event history straight from Kafka with aiokafka.
 
-Used to rebuild a partition's state (from 0 up to an explicit offset) and by replay. Reads are
+Used to rebuild a partition's state (its whole history, up to a fetch high watermark) and by
+replay. Reads are
 always bounded by an explicit offset, never by ListOffsets(latest), which the embedded broker
 gets wrong after multi-record batches (BROKER.md deviation 1).
 """
@@ -8,12 +9,14 @@ gets wrong after multi-record batches (BROKER.md deviation 1).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
+import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from vendorwatch.schemas.codec import parse_event
+from vendorwatch.schemas.codec import InvalidEvent, parse_event
 from vendorwatch.schemas.events import Event
+
+log = structlog.get_logger(__name__)
 
 
 class HistoryReadError(RuntimeError):
@@ -67,14 +70,45 @@ async def read_range(
         await consumer.stop()
 
 
-def decode_events(records: Iterable[ConsumerRecord]) -> list[Event]:
-    """Events from records of `vendorwatch.events` (validated on the way in; checked again)."""
-    return [parse_event(r.value) for r in records if r.value is not None]
+SOURCE_OFFSET_HEADER = "vw-raw-offset"
+"""On a record of `vendorwatch.events`: the offset of the raw message it was scored from."""
 
 
-async def read_events(bootstrap_servers: str, topic: str, partition: int, stop: int) -> list[Event]:
-    """Events of one partition before offset `stop`: the input of a partition rebuild."""
-    return decode_events(await read_range(bootstrap_servers, topic, partition, 0, stop))
+def source_offset(record: ConsumerRecord) -> int | None:
+    """The raw offset a history record was scored from (None if the record does not say)."""
+    for name, value in record.headers or ():
+        if name == SOURCE_OFFSET_HEADER:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+async def read_history(
+    bootstrap_servers: str, topic: str, partition: int
+) -> list[tuple[Event, int | None]]:
+    """The whole history of one partition as of now, with each event's raw source offset: the
+    input of a partition rebuild. The end is a fetch high watermark (kafka_compat), not
+    ListOffsets, so the last records of a multi-record batch are not missed on Tansu."""
+    from vendorwatch.streams.kafka_compat import fetch_end_offsets
+
+    tp = TopicPartition(topic, partition)
+    end = (await fetch_end_offsets(bootstrap_servers, [tp])).get(tp, 0)
+    history: list[tuple[Event, int | None]] = []
+    for record in await read_range(bootstrap_servers, topic, partition, 0, end):
+        try:
+            history.append((parse_event(record.value), source_offset(record)))
+        except InvalidEvent as exc:  # only if someone wrote to the history directly
+            log.error(
+                "invalid_event_in_history",
+                reason=exc.reason,
+                error=str(exc),
+                topic=topic,
+                partition=partition,
+                offset=record.offset,
+            )
+    return history
 
 
 async def read_all(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:

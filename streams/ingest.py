@@ -1,10 +1,13 @@
 """`vendorwatch ingest`: send an event file to Kafka with kafka-python.
 
-Valid events go to `vendorwatch.events` keyed by vendor id (so one vendor's events stay in one
-partition, in order). Invalid lines are reported with their line number and not sent, unless
-`raw` is set, in which case every line goes to `vendorwatch.events.raw` untouched (keyed by the
-vendor id it claims, if any) and the validate agent sorts them (the DLQ gets the bad ones, with
-the reason).
+Valid events go to `vendorwatch.events.raw` in canonical form, keyed by vendor id (so one
+vendor's events stay in one partition, in order); the worker that owns that partition writes
+them to the history (`vendorwatch.events`) and scores them, as it does for any producer: it is
+the only writer of the history (streams/app.py says why). Invalid lines are reported with their
+line number and not sent, unless `raw` is set, in which case every line goes to the raw topic
+untouched (keyed by the vendor id it claims, if any) and the worker sorts them (the DLQ gets the
+bad ones, with the reason). With `history` set, valid events go straight to the history, for
+loading an exported history while no worker runs (the CLI checks that).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class IngestReport:
 
     sent: int = 0
     rejected: list[LineError] = field(default_factory=list)
-    topic: str = topics.EVENTS
+    topic: str = topics.RAW
 
 
 def make_producer(bootstrap_servers: str) -> KafkaProducer:
@@ -58,10 +61,11 @@ def ingest_lines(
     lines: Iterable[bytes],
     *,
     raw: bool = False,
+    history: bool = False,
     on_line: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Send every line; returns counts. Flushes before returning, so 'sent' means acknowledged."""
-    report = IngestReport(topic=topics.RAW if raw else topics.EVENTS)
+    report = IngestReport(topic=topics.EVENTS if history else topics.RAW)
     futures = []
     for number, line in iter_lines(lines):
         if on_line is not None:
@@ -75,7 +79,7 @@ def ingest_lines(
             report.rejected.append(LineError(number, exc.reason, str(exc)))
             continue
         futures.append(
-            producer.send(topics.EVENTS, key=event.subject.encode(), value=encode_event(event))
+            producer.send(report.topic, key=event.subject.encode(), value=encode_event(event))
         )
     producer.flush()
     for future in futures:

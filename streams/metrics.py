@@ -103,8 +103,13 @@ EVENTS_CONSUMED: Final = Counter(
 )
 EVENTS_ACCEPTED: Final = Counter(
     "vendorwatch_events_accepted_total",
-    "Input messages that validated and were forwarded to the events topic, by event type.",
+    "Input messages that validated and were scored on their vendor's partition, by event type.",
     ["type"],
+)
+EVENTS_REROUTED: Final = Counter(
+    "vendorwatch_events_rerouted_total",
+    "Valid raw messages re-sent to the raw partition of their vendor, because they arrived on "
+    "another one (a producer that does not key by vendor id costs one extra hop per event).",
 )
 EVENTS_REJECTED: Final = Counter(
     "vendorwatch_events_rejected_total",
@@ -221,6 +226,7 @@ __all__ = [
     "EVENTS_ACCEPTED",
     "EVENTS_CONSUMED",
     "EVENTS_REJECTED",
+    "EVENTS_REROUTED",
     "LAST_COMMIT_TIMESTAMP",
     "LAST_EVENT_TIMESTAMP",
     "LATENCY_BUCKETS",

@@ -31,3 +31,8 @@ def vendor_partitioner(
     if key is None:
         return DefaultPartitioner()(key, all_partitions, available)  # type: ignore[no-any-return]
     return all_partitions[_key_hash(bytes(key)) % len(all_partitions)]
+
+
+def vendor_partition(key: bytes, partitions: int) -> int:
+    """The partition a record keyed `key` lands in, in a topic of `partitions` partitions."""
+    return _key_hash(key) % partitions

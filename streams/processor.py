@@ -5,10 +5,11 @@ Why the state is rebuilt from `vendorwatch.events` instead of restored from a ta
 the events topic *is* the changelog of this fold (it never expires and the fold is a pure
 function of it), and restoring a changelog on the embedded broker is exactly what BROKER.md's
 deviation 1 breaks (the last update of each changelog partition came back missing). So when a
-worker meets a partition it has not loaded, it folds that partition from offset 0 up to the
-offset of the message in hand (an explicit bound: no ListOffsets involved), then carries on.
-The rebuilt scores become the "last published" baseline, so nothing is re-published and nothing
-that was published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
+worker meets a partition it has not loaded, it folds that partition's history up to its end (a
+fetch high watermark: no ListOffsets involved), then carries on. Only the worker that owns a
+partition writes to it (streams/app.py), so the end cannot move during the read. The rebuilt
+scores become the "last published" baseline, so nothing is re-published and nothing that was
+published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
 
 Why the per-event work is numbers only: the live agent and replay run `process` for every
 event, and an explained `Score` (a contribution per signal with its event ids and words) costs
@@ -32,8 +33,9 @@ from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.scoring import Figures, Score, figures
 from vendorwatch.streams.state import VendorState, apply
 
-PartitionLoader = Callable[[int, int], Awaitable[Iterable[Event]]]
-"""Reads events of one partition in offset order, from 0 up to (not including) an offset."""
+PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None]]]]
+"""Reads the whole history of one partition in offset order: each event with the raw offset it
+was scored from (None when the record does not say: written by an older worker)."""
 
 
 class Outcome:
@@ -135,19 +137,43 @@ class Processor:
         for states in self.states.values():
             yield from states.values()
 
-    async def ensure_loaded(self, partition: int, offset: int, loader: PartitionLoader) -> int:
-        """Fold partition history before `offset` if this worker has not yet; returns how many
-        events it read (0 when the partition was already loaded)."""
+    async def ensure_loaded(
+        self, partition: int, offset: int, loader: PartitionLoader
+    ) -> tuple[int, list[Outcome]]:
+        """Fold the partition's history if this worker has not yet. Returns how many events it
+        folded (0 when the partition was already loaded) and the outcomes to publish again.
+
+        `offset` is the raw offset of the message in hand: the partition's committed position.
+        Events the history holds from raw offsets at or past it were written by a worker that
+        stopped before it could commit them (a crash), so whether their scores and alerts went
+        out is unknown: their outcomes that changed something are returned for the agent to
+        publish (the view keeps the latest score, the notifier drops a transition id it has
+        seen). Their raw messages come again and are then known ids: nothing is written twice.
+        """
         if partition in self.states:
-            return 0
+            return 0, []
         count = 0
         self.states[partition] = {}
-        events = await loader(partition, offset)
+        again: list[Outcome] = []
+        history = await loader(partition)
         with bulk_fold():  # a partition's whole history at once: see streams/heap.py
-            for event in events:
+            for event, source in history:
                 count += 1
-                self.process(partition, event)  # same path as live; published before
-        return count
+                outcome = self.process(partition, event)  # same path as live
+                if (
+                    source is not None
+                    and source >= offset
+                    and (outcome.changed or outcome.transitions)
+                ):
+                    again.append(outcome)
+        return count, again
+
+    def in_history(self, partition: int, event: Event) -> bool:
+        """Whether this worker has already scored this event id (a redelivery, or an event a
+        rebuild found in the history): the agent then does not write it to the history again,
+        so the history keeps one copy, in the order it was scored."""
+        state = self.states.get(partition, {}).get(event.subject)
+        return state is not None and event.id in state.seen
 
     def forget(self, partition: int) -> list[str]:
         """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""

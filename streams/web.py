@@ -16,7 +16,6 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, validate_event
-from vendorwatch.streams import metrics
 from vendorwatch.streams.deadletter import claimed_in
 
 if TYPE_CHECKING:
@@ -128,11 +127,9 @@ def register_views(pipeline: Pipeline) -> None:
                     {"error": "invalid events; none accepted", "errors": errors}, status=400
                 )
             for event in events:
-                await pipeline.events_topic.send(
-                    key=event.subject.encode(), value=encode_event(event)
-                )
-                # validated here instead of by the validate agent, so counted here
-                metrics.EVENTS_ACCEPTED.labels(type=event.type).inc()
+                # into the raw topic keyed by vendor, like any producer: the worker that owns
+                # the vendor's partition writes the history and scores it (streams/app.py)
+                await pipeline.raw_topic.send(key=event.subject.encode(), value=encode_event(event))
             return self.json({"accepted": [e.id for e in events]}, status=202)
 
     @app.page("/healthz")

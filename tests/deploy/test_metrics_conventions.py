@@ -26,6 +26,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "vendorwatch_events_consumed_total": ("counter", ("topic",)),
     "vendorwatch_events_accepted_total": ("counter", ("type",)),
     "vendorwatch_events_rejected_total": ("counter", ("reason",)),
+    "vendorwatch_events_rerouted_total": ("counter", ()),
     "vendorwatch_consumer_lag_messages": ("gauge", ("topic", "partition")),
     "vendorwatch_last_event_timestamp_seconds": ("gauge", ("topic", "partition")),
     "vendorwatch_last_commit_timestamp_seconds": ("gauge", ("topic", "partition")),

@@ -7,6 +7,7 @@ broker must not outlive it — it is found as a child process while the demo run
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import subprocess
@@ -19,7 +20,9 @@ import pytest
 
 from vendorwatch.streams import topics
 from vendorwatch.streams.broker import EmbeddedBroker, free_loopback_port
+from vendorwatch.streams.replay import active_members
 
+from .conftest import WorkerFactory
 from .workers import (
     VENDORWATCH,
     demo_lines,
@@ -91,10 +94,10 @@ def test_ingest_reports_sent_and_rejected_and_exits_1(
     _, bad_lines = write_mixed_file(path)
     done = run_cli("ingest", str(path), "--bootstrap-servers", fresh_kafka.bootstrap_servers)
     assert done.returncode == 1, done.stderr
-    assert "sent 3 event(s) to vendorwatch.events; rejected 2" in done.stdout
+    assert "sent 3 event(s) to vendorwatch.events.raw; rejected 2" in done.stdout
     for number in bad_lines:
         assert f"line {number}:" in done.stderr
-    records = read_topic(fresh_kafka.bootstrap_servers, topics.EVENTS, at_least=3)
+    records = read_topic(fresh_kafka.bootstrap_servers, topics.RAW, at_least=3)
     assert sorted(orjson.loads(r.value)["id"] for r in records) == ["ing-1", "ing-2", "ing-3"]
     assert {r.key for r in records} == {b"ing-a", b"ing-b"}  # keyed by vendor id
     by_key: dict[bytes, set[int]] = {}
@@ -108,7 +111,7 @@ def test_ingest_of_a_valid_file_exits_0(fresh_kafka: EmbeddedBroker, tmp_path: P
     path.write_bytes(b"\n".join(demo_lines()) + b"\n")
     done = run_cli("ingest", str(path), "--bootstrap-servers", fresh_kafka.bootstrap_servers)
     assert done.returncode == 0, done.stderr
-    assert f"sent {len(demo_lines())} event(s) to vendorwatch.events; rejected 0" in done.stdout
+    assert f"sent {len(demo_lines())} event(s) to vendorwatch.events.raw; rejected 0" in done.stdout
 
 
 def test_ingest_raw_sends_every_line_to_the_raw_topic(
@@ -130,6 +133,32 @@ def test_ingest_raw_sends_every_line_to_the_raw_topic(
     assert sorted(k for k in keys.values() if k) == [b"ing-a", b"ing-a", b"ing-b"]
     partitions_of_a = {r.partition for r in raw if r.key == b"ing-a"}
     assert len(partitions_of_a) == 1
+
+
+def test_ingest_history_loads_the_history_only_while_no_worker_runs(
+    fresh_kafka: EmbeddedBroker, tmp_path: Path, worker_factory: WorkerFactory
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    write_mixed_file(path)
+    bootstrap = fresh_kafka.bootstrap_servers
+    done = run_cli("ingest", str(path), "--history", "--bootstrap-servers", bootstrap)
+    assert done.returncode == 1, done.stderr  # two invalid lines, reported, not sent
+    assert "sent 3 event(s) to vendorwatch.events; rejected 2" in done.stdout
+    records = read_topic(bootstrap, topics.EVENTS, at_least=3)
+    assert sorted(orjson.loads(r.value)["id"] for r in records) == ["ing-1", "ing-2", "ing-3"]
+    assert {r.key for r in records} == {b"ing-a", b"ing-b"}
+
+    worker = worker_factory(bootstrap)
+    wait_until(
+        lambda: asyncio.run(active_members(bootstrap, topics.GROUP_ID)),
+        "the worker to join its group",
+        timeout=60,
+        describe=worker.describe,
+    )
+    done = run_cli("ingest", str(path), "--history", "--bootstrap-servers", bootstrap)
+    assert done.returncode == 2, done.stdout
+    assert "worker(s) are running" in done.stderr
+    assert len(read_topic(bootstrap, topics.EVENTS, at_least=3)) == 3  # nothing more written
 
 
 def test_ingest_without_kafka_is_a_usage_error(tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ HTTP_EVENT = event_line(
     {"name": "Metrics Test Vendor"},
     "2025-06-20T00:00:00Z",
 )
-CONSUMED_TOPICS = (topics.RAW, topics.EVENTS, topics.ALERTS)
-"""Topics the worker's agents consume: raw (validate), events (score), alerts (notify)."""
+CONSUMED_TOPICS = (topics.RAW, topics.ALERTS)
+"""Topics the worker's agents consume: raw (validate and score), alerts (notify)."""
 RECENT_S = 120.0
 
 WorkerFactory = Callable[..., WorkerProcess]
@@ -97,13 +97,12 @@ class Fed:
     worker: WorkerProcess
     bootstrap: str
     raw_messages: int
-    events: int
 
 
 @pytest.fixture
 def fed(fresh_kafka: EmbeddedBroker, running_worker: WorkerProcess) -> Fed:
-    """One garbage message on the raw topic and one valid event over HTTP, which bypasses the
-    raw topic and the validate agent, on top of the scored demo scenario."""
+    """One garbage message on the raw topic and one valid event over HTTP (which the API
+    validates and puts on the raw topic), on top of the scored demo scenario."""
     produce(fresh_kafka.bootstrap_servers, topics.RAW, [GARBAGE])
     response = running_worker.post(
         "/events",
@@ -112,7 +111,7 @@ def fed(fresh_kafka: EmbeddedBroker, running_worker: WorkerProcess) -> Fed:
     )
     assert response.status_code == 202, response.text
     n_demo = len(demo_lines())
-    return Fed(running_worker, fresh_kafka.bootstrap_servers, n_demo + 1, n_demo + 1)
+    return Fed(running_worker, fresh_kafka.bootstrap_servers, n_demo + 2)
 
 
 def settle(fed: Fed) -> tuple[str, Samples]:
@@ -134,11 +133,8 @@ def settle(fed: Fed) -> tuple[str, Samples]:
         return "last scrape:\n" + "\n".join(sorted(lines)) + "\n" + worker.describe()
 
     wait_until(
-        lambda: (
-            consumed().get((topics.EVENTS,)) == fed.events
-            and consumed().get((topics.RAW,)) == fed.raw_messages
-        ),
-        "the raw and events topics to be consumed",
+        lambda: consumed().get((topics.RAW,)) == fed.raw_messages,
+        "the raw topic to be consumed",
         timeout=60,
         describe=worker.describe,
     )
@@ -208,7 +204,8 @@ def test_live_metrics_match_what_the_worker_did(fed: Fed) -> None:
     assert scale_rules <= {rule for (_, rule), v in active.items() if v > 0}
 
     # Pipeline health: lag of every consumed partition present and 0; commits and the last
-    # event of the input and events topics recent.
+    # event of the input topic recent. Every message came keyed by vendor: none re-routed.
+    assert by(samples, "vendorwatch_events_rerouted_total")[()] == 0
     lag = by(samples, "vendorwatch_consumer_lag_messages", "topic", "partition")
     wanted = {(t, str(p)) for t in CONSUMED_TOPICS for p in range(PARTITIONS)}
     assert wanted <= set(lag), wanted - set(lag)
@@ -218,7 +215,7 @@ def test_live_metrics_match_what_the_worker_did(fed: Fed) -> None:
         "vendorwatch_last_event_timestamp_seconds",
     ):
         stamps = by(samples, name, "topic", "partition")
-        assert {topics.RAW, topics.EVENTS} <= {t for t, _ in stamps}, (name, stamps)
+        assert topics.RAW in {t for t, _ in stamps}, (name, stamps)
         for key, stamp in stamps.items():
             assert now - RECENT_S < stamp <= now + 1, (name, key, now - stamp)
 
@@ -264,7 +261,7 @@ def test_pipeline_gauges_come_back_after_a_rebalance(
     committed_before = set(
         by(before, "vendorwatch_last_commit_timestamp_seconds", "topic", "partition")
     )
-    assert {t for t, _ in committed_before} >= {topics.RAW, topics.EVENTS}
+    assert {t for t, _ in committed_before} >= {topics.RAW, topics.ALERTS}
     rebalances = by(before, "vendorwatch_rebalances_total")[()]
 
     def rebalanced_since(count: float) -> float | None:

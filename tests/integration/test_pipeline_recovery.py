@@ -46,7 +46,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 CONSUMED = re.compile(
-    r'^vendorwatch_events_consumed_total\{topic="vendorwatch\.events"\} (\S+)$', re.M
+    r'^vendorwatch_events_consumed_total\{topic="vendorwatch\.events\.raw"\} (\S+)$', re.M
 )
 
 
@@ -69,7 +69,7 @@ def write_events(path: Path, n_events: int, n_vendors: int, seed: int) -> list[b
 
 
 def consumed_events(worker: WorkerProcess) -> float:
-    """How many messages of `vendorwatch.events` this worker's score agent has taken."""
+    """How many messages of `vendorwatch.events.raw` this worker's score agent has taken."""
     match = CONSUMED.search(worker.get("/metrics").text)
     return float(match.group(1)) if match else 0.0
 

@@ -1,12 +1,14 @@
 """`vendorwatch export` and `vendorwatch ingest` round-trip the history exactly.
 
-export (broker A) -> events.jsonl -> ingest into a fresh broker B -> export again: the two files
+export (broker A) -> events.jsonl -> ingest into a fresh broker B, where a worker writes the
+history -> export again: the two files
 are byte-identical, and hold every event once (same ids, same canonical bytes of data) ordered
 by (event time, id), whatever partitions and arrival order the brokers had.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
@@ -16,9 +18,11 @@ import pytest
 from vendorwatch.schemas.codec import encode_event, parse_event
 from vendorwatch.streams import topics
 from vendorwatch.streams.broker import EmbeddedBroker
+from vendorwatch.streams.replay import log_end_offsets
 
+from .conftest import WorkerFactory
 from .replay_helpers import demo_history, put_history, run_vw, synthetic_history
-from .workers import fresh_broker, produce
+from .workers import fresh_broker, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +33,12 @@ def export(bootstrap: str, path: Path, *args: str) -> str:
     return done.stderr.decode()
 
 
+def history_size(bootstrap: str) -> int:
+    return sum(asyncio.run(log_end_offsets(bootstrap, topics.EVENTS)).values())
+
+
 def test_export_ingest_export_is_byte_identical(
-    fresh_kafka: EmbeddedBroker, tmp_path: Path
+    fresh_kafka: EmbeddedBroker, tmp_path: Path, worker_factory: WorkerFactory
 ) -> None:
     source = [*demo_history(), *synthetic_history(5_000, 50, seed=11)]
     # a redelivered event (same id, same bytes) and a non-canonical original: an offset in the
@@ -59,8 +67,16 @@ def test_export_ingest_export_is_byte_identical(
     assert keys == sorted(keys)
 
     with fresh_broker(partitions=3) as other:  # other partitioning, other arrival order
+        # ingest puts events on the raw topic; the worker writes the history
+        worker = worker_factory(other.bootstrap_servers, name="b")
         done = run_vw("ingest", str(first_a), "--bootstrap-servers", other.bootstrap_servers)
         assert done.returncode == 0, done.stderr.decode()
+        wait_until(
+            lambda: history_size(other.bootstrap_servers) == len(lines),
+            f"the worker to write {len(lines)} events to the history",
+            timeout=120,
+            describe=worker.describe,
+        )
         second = tmp_path / "b.jsonl"
         export(other.bootstrap_servers, second)
     assert second.read_bytes() == first_a.read_bytes()
