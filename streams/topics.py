@@ -8,7 +8,7 @@ GROUP_ID = "vendorwatch"
 """The Faust app id, which is also the workers' Kafka consumer group."""
 
 RAW = "vendorwatch.events.raw"
-"""Anything producers send; the validate agent reads it."""
+"""Anything producers send; the score agent validates it, writes the history and scores it."""
 EVENTS = "vendorwatch.events"
 """Validated events keyed by vendor id; the history, never expires."""
 EVENTS_DLQ = "vendorwatch.events.dlq"
