@@ -74,13 +74,14 @@ def ok_json(done: subprocess.CompletedProcess[bytes]) -> Any:
 
 
 def canonical(lines: Iterable[bytes]) -> list[bytes]:
-    """What the validator (or ingest) writes to `vendorwatch.events` for each line."""
+    """What the score agent (or `ingest --history`) writes to `vendorwatch.events` per line."""
     return [encode_event(parse_event(line)) for line in lines]
 
 
 def put_history(bootstrap: str, lines: Sequence[bytes]) -> int:
     """Produce events straight to `vendorwatch.events`, canonical and keyed by vendor id, in
-    multi-record batches (linger): what `vendorwatch ingest` does, minus the file."""
+    multi-record batches (linger): what `vendorwatch ingest --history` does, minus the file.
+    Only while no worker runs: a running worker is the only writer of its history partitions."""
     return produce(bootstrap, topics.EVENTS, canonical(lines))
 
 

@@ -43,7 +43,6 @@ from .replay_helpers import (
     assert_replay_equals_live,
     demo_history,
     json_records,
-    put_history,
     record_differences,
     synthetic_history,
 )
@@ -154,8 +153,14 @@ def test_replay_equals_live_on_a_generated_history_of_100k_events(
     try:
         worker.wait_ready()
         history = synthetic_history(100_000, 1_000)
-        put_history(bootstrap, history)
-        assert end_of_log(bootstrap) == len(history)
+        produce(bootstrap, topics.RAW, history)  # keyed by vendor, as `vendorwatch ingest` does
+        ids = len({orjson.loads(line)["id"] for line in history})
+        wait_until(
+            lambda: end_of_log(bootstrap) == ids,
+            "the worker to write the history (one copy per id)",
+            timeout=600,
+            describe=worker.describe,
+        )
         assert_replay_equals_live(bootstrap, worker, timeout=600)
         first, last = (_t(orjson.loads(history[i])["time"]) for i in (0, -1))
         instants = [first + (last - first) * f for f in (0.25, 0.6)]
