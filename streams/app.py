@@ -11,10 +11,9 @@ commits past in-flight messages) and take small batches to amortise per-message 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from vendorwatch.streams import faust_handoff, health, metrics, topics
 from vendorwatch.streams.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.history import SOURCE_OFFSET_HEADER, read_history
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
+from vendorwatch.streams.outbox import Outbox
 from vendorwatch.streams.partitioning import vendor_partition, vendor_partitioner
 from vendorwatch.streams.policy import Policy
 from vendorwatch.streams.processor import Outcome, Processor
@@ -47,6 +47,9 @@ BATCH_WITHIN_S = 0.02
 and buffer hand-off, a producer send round, the delivery wait): at 1,000 events/s a 5 ms window
 held 1-5 events, and that per-batch work made the worker fall behind on a 2-CPU machine shared
 with the broker. 20 ms adds at most ~15 ms per hop to an idle pipeline's latency."""
+
+PRODUCER_BATCH_BYTES = 256 * 1024
+"""Largest record batch per partition (well under the producer's 1 MB request limit)."""
 
 
 @dataclass
@@ -115,25 +118,15 @@ def _mark_processed(topic: str, batch: Sequence[EventT]) -> None:
         metrics.LAST_EVENT_TIMESTAMP.labels(topic=topic, partition=str(partition)).set(now)
 
 
-async def producer_send(app: faust.App) -> Any:
-    """The `send` of the aiokafka producer under the Faust app's.
+async def aiokafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer under the Faust app's.
 
     Why not `topic.send()`: for raw bytes, Faust's path adds a future message, a pending message,
-    serializer and sensor calls and a completion callback per record (tens of microseconds, twice
-    per event) around this same call. `send` appends the record to the producer's batch for its
-    partition (the default partitioner hashes the key, like Faust's path) and returns the
-    delivery future; the agents await their batch's futures before the batch is acknowledged, so
-    a batch's records are on the broker before its offsets can be committed (at-least-once).
+    serializer and sensor calls and a completion callback per record (tens of microseconds, two
+    or three times per event); the score agent fills record batches itself (`streams.outbox`).
     """
     producer = await app.maybe_start_producer()
-    return producer._ensure_producer().send  # Faust's aiokafka driver has no public getter
-
-
-async def delivered(futures: Sequence[Awaitable[Any]]) -> None:
-    """Wait until every record sent for a batch is acknowledged by the broker (raises if one
-    failed: the agent stops before acknowledging the batch, which is then read again)."""
-    if futures:
-        await asyncio.gather(*futures)
+    return producer._ensure_producer()  # Faust's aiokafka driver has no public getter
 
 
 def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) -> Pipeline:
@@ -158,6 +151,9 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         web_application_options={"client_max_size": settings.max_request_bytes},
         datadir=str(datadir),
         producer_linger=0.002,
+        # the score agent fills one batch per partition per agent batch (`streams.outbox`);
+        # 16 KiB (the default) held ~60 events, so a busy batch took several produce rounds
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_partitioner=vendor_partitioner,
         stream_buffer_maxsize=4096,
         **FAUST_BROKER_SETTINGS,
@@ -183,45 +179,41 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
     raw_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
     rerouted = metrics.EVENTS_REROUTED
     accepted_by_type: dict[str, Any] = {}
-    layout: list[int] = []  # [partitions of the events topic], read once
+    layout: dict[str, int] = {}  # partitions of each topic the agent writes, read once
 
-    async def events_partitions() -> int:
-        """How many partitions the history has (one read of the producer's metadata); the raw
-        topic must have at least as many, since a vendor's raw partition is its history's."""
+    async def topic_layout(aio: Any) -> dict[str, int]:
+        """How many partitions each written topic has (one read of the producer's metadata);
+        the raw topic must have at least as many as the history, since a vendor's raw
+        partition is its history's."""
         if not layout:
-            producer = await app.maybe_start_producer()
-            aio = producer._ensure_producer()
-            history = len(await aio.partitions_for(topics.EVENTS))
-            raw = len(await aio.partitions_for(topics.RAW))
+            for name in (topics.RAW, topics.EVENTS, topics.SCORES, topics.ALERTS):
+                layout[name] = len(await aio.partitions_for(name))
+            layout[topics.EVENTS_DLQ] = len(await aio.partitions_for(topics.EVENTS_DLQ))
+            raw, history = layout[topics.RAW], layout[topics.EVENTS]
             if raw < history:
                 raise RuntimeError(
                     f"{topics.RAW} has {raw} partitions and {topics.EVENTS} {history}: the raw "
                     "topic needs at least as many (a vendor's events are scored on the raw "
                     "partition of the same number); add partitions to the raw topic"
                 )
-            layout.append(history)
-        return layout[0]
+        return layout
 
     async def load_partition(partition: int) -> list[tuple[Any, int | None]]:
         return await read_history(bootstrap_servers, topics.EVENTS, partition)
 
-    async def publish(outcome: Outcome, send: Any, produced_ms: int | None) -> list[Awaitable[Any]]:
-        """Send an outcome's score change and alert transitions (in that order); returns their
-        delivery futures."""
-        waits: list[Awaitable[Any]] = []
+    async def publish(outcome: Outcome, outbox: Outbox, produced_ms: int | None) -> None:
+        """Queue an outcome's score change and alert transitions (in that order)."""
         event_id = outcome.event.id
         if outcome.changed:
             current = outcome.current
-            waits.append(
-                await send(topics.SCORES, score_record(outcome), key=current.vendor_id.encode())
-            )
+            await outbox.add(topics.SCORES, score_record(outcome), current.vendor_id.encode())
             metrics.SCORES_PUBLISHED.inc()
             metrics.set_vendor_score(
                 current.vendor_id, current.score, current.severity, current.data_at_stake
             )
             if produced_ms:
                 metrics.SCORE_PUBLISH_LATENCY.observe(max(0.0, time.time() - produced_ms / 1000))
-            log.info(
+            log.debug(
                 "score_changed",
                 vendor_id=current.vendor_id,
                 event_id=event_id,
@@ -231,12 +223,8 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         for transition in outcome.transitions:
             # Published after the score, before the ack: at-least-once, and the transition id
             # lets the notifier drop a redelivered duplicate.
-            waits.append(
-                await send(
-                    topics.ALERTS,
-                    orjson.dumps(transition.to_record()),
-                    key=transition.vendor_id.encode(),
-                )
+            await outbox.add(
+                topics.ALERTS, orjson.dumps(transition.to_record()), transition.vendor_id.encode()
             )
             log.info(
                 "alert_transition",
@@ -247,9 +235,8 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 status=transition.status,
                 severity=transition.severity,
             )
-        return waits
 
-    async def rebuild(partition: int, offset: int, send: Any) -> list[Awaitable[Any]]:
+    async def rebuild(partition: int, offset: int, outbox: Outbox) -> None:
         started = time.monotonic()
         count, again = await processor.ensure_loaded(partition, offset, load_partition)
         metrics.RECOVERY_DURATION.set(time.monotonic() - started)
@@ -260,12 +247,10 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
             republished=len(again),
             seconds=round(time.monotonic() - started, 3),
         )
-        waits: list[Awaitable[Any]] = []
         for outcome in again:
-            waits.extend(await publish(outcome, send, None))
-        return waits
+            await publish(outcome, outbox, None)
 
-    def reject(message: Any, exc: InvalidEvent, send: Any) -> Awaitable[Any]:
+    async def reject(message: Any, exc: InvalidEvent, outbox: Outbox) -> None:
         metrics.EVENTS_REJECTED.labels(reason=exc.reason).inc()
         metrics.DLQ_MESSAGES.labels(topic=topics.EVENTS_DLQ).inc()
         # one line per rejected message: the ids it claims (none for garbage) and where it
@@ -290,7 +275,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
             key=message.key,
             rejected_by=worker_name,
         )
-        return send(topics.EVENTS_DLQ, record, key=message.key)
+        await outbox.add(topics.EVENTS_DLQ, record, message.key)
 
     @app.agent(raw_topic, name="score")
     async def score_events(stream: Any) -> None:
@@ -305,19 +290,19 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         with the reason; nothing here raises on bad input.
         """
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-            send = await producer_send(app)
-            partitions = await events_partitions()
-            waits: list[Awaitable[Any]] = []
+            aio = await aiokafka_producer(app)
+            outbox = Outbox(aio, await topic_layout(aio))
+            partitions = layout[topics.EVENTS]
             raw_consumed.inc(len(batch))
             for event in batch:
                 message = event.message
                 partition = message.partition
                 if not processor.loaded(partition):
-                    waits.extend(await rebuild(partition, message.offset, send))
+                    await rebuild(partition, message.offset, outbox)
                 try:
                     parsed = parse_event(message.value)
                 except InvalidEvent as exc:
-                    waits.append(await reject(message, exc, send))
+                    await reject(message, exc, outbox)
                     continue
                 key = parsed.subject.encode()
                 produced_ms = _produced_ms(event)
@@ -325,14 +310,12 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                 home = vendor_partition(key, partitions)
                 if home != partition:
                     rerouted.inc()
-                    waits.append(
-                        await send(
-                            topics.RAW,
-                            message.value,
-                            key=key,
-                            partition=home,
-                            headers=[(PRODUCED_AT_HEADER, produced)],
-                        )
+                    await outbox.add(
+                        topics.RAW,
+                        message.value,
+                        key,
+                        partition=home,
+                        headers=((PRODUCED_AT_HEADER, produced),),
                     )
                     continue
                 counter = accepted_by_type.get(parsed.type)
@@ -342,24 +325,22 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
                     )
                 counter.inc()
                 if not processor.in_history(partition, parsed):
-                    waits.append(
-                        await send(
-                            topics.EVENTS,
-                            encode_event(parsed),
-                            key=key,
-                            partition=partition,
-                            headers=[
-                                (PRODUCED_AT_HEADER, produced),
-                                (SOURCE_OFFSET_HEADER, str(message.offset).encode()),
-                            ],
-                        )
+                    await outbox.add(
+                        topics.EVENTS,
+                        encode_event(parsed),
+                        key,
+                        partition=partition,
+                        headers=(
+                            (PRODUCED_AT_HEADER, produced),
+                            (SOURCE_OFFSET_HEADER, str(message.offset).encode()),
+                        ),
                     )
                 outcome = processor.process(partition, parsed)
                 if outcome.changed or outcome.transitions:
-                    waits.extend(await publish(outcome, send, produced_ms))
+                    await publish(outcome, outbox, produced_ms)
             # the input's freshness: "no events for N minutes" is about these partitions
             _mark_processed(topics.RAW, batch)
-            await delivered(waits)
+            await outbox.flush()
 
     @app.service
     class ViewService(faust.Service):  # type: ignore[misc]

@@ -295,8 +295,11 @@ def test_logs_are_json_with_ids_and_secrets_never_leave_the_worker(
 ) -> None:
     s = receivers.secrets
     bootstrap = fresh_kafka.bootstrap_servers
-    # No VENDORWATCH_LOG_FORMAT: the production default must be JSON on its own.
-    worker = worker_factory(bootstrap, env=secret_env(receivers))
+    # No VENDORWATCH_LOG_FORMAT: the production default must be JSON on its own. Debug level,
+    # so that the per-score `score_changed` lines are written (and checked) too.
+    worker = worker_factory(
+        bootstrap, env={**secret_env(receivers), "VENDORWATCH_LOG_LEVEL": "debug"}
+    )
     worker.wait_ready()
 
     produce(bootstrap, topics.RAW, [*demo_lines(), GARBAGE, RAW_SCHEMA_INVALID])
