@@ -12,6 +12,7 @@ commits past in-flight messages) and take small batches to amortise per-message 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from faust.types import EventT
 
 from vendorwatch.alerts.pipeline import register_alerting
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
-from vendorwatch.streams import faust_handoff, health, metrics, topics
+from vendorwatch.streams import faust_handoff, health, logs, metrics, topics
 from vendorwatch.streams.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.history import SOURCE_OFFSET_HEADER, read_history
 from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
@@ -213,13 +214,14 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
             )
             if produced_ms:
                 metrics.SCORE_PUBLISH_LATENCY.observe(max(0.0, time.time() - produced_ms / 1000))
-            log.debug(
-                "score_changed",
-                vendor_id=current.vendor_id,
-                event_id=event_id,
-                score=current.score,
-                severity=current.severity,
-            )
+            if logs.enabled(logging.DEBUG):
+                log.debug(
+                    "score_changed",
+                    vendor_id=current.vendor_id,
+                    event_id=event_id,
+                    score=current.score,
+                    severity=current.severity,
+                )
         for transition in outcome.transitions:
             # Published after the score, before the ack: at-least-once, and the transition id
             # lets the notifier drop a redelivered duplicate.

@@ -101,10 +101,16 @@ def test_own_and_library_lines_share_the_stream_and_follow_a_reconfiguration() -
         configure_logging("json", "warning", stream=later)
         log.info("dropped below warning")
         log.warning("second", vendor_id="v2")
+        from vendorwatch.streams.logs import enabled
+        print(enabled(logging.INFO), enabled(logging.WARNING))
+        configure_logging("json", "debug", stream=later)
+        print(enabled(logging.DEBUG))
         sys.stderr.write(later.getvalue())
         """
     )
     assert done.returncode == 0, done.stderr
+    # `enabled` follows the configured level (the hot paths' guard before building a line)
+    assert done.stdout.split() == [b"False", b"True", b"True"]
     records = json_lines(done.stderr)
     assert [(r["event"], r["logger"], r["level"]) for r in records] == [
         ("first", "vendorwatch.test", "info"),
