@@ -217,12 +217,13 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
 
 # --- fetch long polls (deviation 8) ----------------------------------------------------------
 
-FAUST_FETCH_MAX_WAIT_MS: Final[int] = 100
+FAUST_FETCH_MAX_WAIT_MS: Final[int] = 40
 """The worker consumer's ``fetch_max_wait_ms`` (Faust's is 1500 and not configurable).
 
-On Tansu it bounds how long records sit in the broker before a worker sees them (median a few
-tens of ms instead of ~0.4 s per hop). On Kafka a long poll returns as soon as records arrive,
-so there the only cost is one empty fetch per 100 ms from an idle worker.
+On Tansu it bounds how long records sit in the broker before a worker sees them: with 100 ms
+an idle pipeline's produced-to-score p50 was 46 ms, with 40 ms 23-28 ms. On Kafka a long poll
+returns as soon as records arrive, so there the only cost is the empty fetches of an idle
+worker; its CPU stayed at ~7.8% of a core with either value (measured over 30 s).
 """
 _STOCK_CREATE_WORKER_CONSUMER: Callable[..., Any] | None = None
 
