@@ -314,7 +314,7 @@ AlertRule = Annotated[
 class AlertPolicy(_Strict):
     """Alert rules and their lifecycle timing (modelled on Prometheus Alertmanager)."""
 
-    group_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 0.1
+    group_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 0.05
     repeat_interval_hours: Positive = 24.0
     rules: list[AlertRule] = Field(default_factory=list, max_length=100)
 
