@@ -79,7 +79,7 @@ DEMO_RULES = {
 }
 STAKE_EVENT = "demo-scale-ai-meta-stake"
 SETTLE_S = 3.0
-"""Longer than the default group wait (0.5 s) plus Slack's 1 s rate limit plus a margin: a
+"""Longer than the default group wait (0.05 s) plus Slack's 1 s rate limit plus a margin: a
 second (duplicate or split) message would have arrived by then."""
 WEBHOOK_SECRET = "e2e-webhook-secret-3c9f1a7d"
 ACTIVE = re.compile(r'^vendorwatch_alerts_active\{rule="([^"]+)",severity="([^"]+)"\} (\S+)$')
