@@ -107,6 +107,22 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
                 metrics.DLQ_MESSAGES.labels(topic=topics.ALERTS_DLQ).inc()
                 await dlq_topic.send(key=notification.vendor_id.encode(), value=report.dlq)
 
+    async def send_all(notifications: list[Notification]) -> None:
+        """Send several vendors' notifications side by side, and return when all are done.
+
+        One vendor's slow or failing sink (a Slack retrying for minutes) must not hold back
+        another vendor's messages on the other sinks. Returning only when every send is over
+        keeps the batch's offsets uncommitted until then (at-least-once); the first failure,
+        if any, is raised once all have finished, as a single send would have raised it.
+        """
+        if len(notifications) == 1:
+            await send(notifications[0])
+            return
+        results = await asyncio.gather(*(send(n) for n in notifications), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
     async def load_partition(partition: int, stop: int) -> None:
         """Rebuild what fires in a newly assigned partition (no delivery: it happened)."""
         for record in await read_range(
@@ -131,16 +147,13 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
                 alerting.partition_of[record["vendor_id"]] = message.partition
                 groups.setdefault(record["vendor_id"], []).append(record)
             now = time.time()
-            for vendor_id, records in groups.items():
-                notification = notifier.on_batch(vendor_id, records, now)
-                if notification is not None:
-                    await send(notification)
+            notifications = [notifier.on_batch(v, records, now) for v, records in groups.items()]
+            await send_all([n for n in notifications if n is not None])
             update_gauge()
 
     @app.timer(REPEAT_CHECK_S)
     async def repeat_firing() -> None:
-        for notification in notifier.due_repeats(time.time()):
-            await send(notification)
+        await send_all(notifier.due_repeats(time.time()))
 
     @app.on_partitions_revoked.connect
     async def forget(app_: Any, revoked: Any, **_: Any) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import yaml
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
 from vendorwatch.alerts.notification import Notification
@@ -281,6 +282,61 @@ def test_slack_and_the_signed_webhook_get_one_message_for_scale_ai_then_the_reso
         call.received_at, call.path, call.headers, call.body.replace(b"49", b"48", 1)
     )
     assert verifier(WEBHOOK_SECRET)(tampered) is not None
+
+
+# --- (g) a slow sink for one vendor does not hold back another vendor's messages -----------------
+
+SLACK_HOLD_S = 4.0
+"""How long the Slack stand-in sits on its first answer (under the 10 s client timeout)."""
+
+
+def test_a_slow_slack_answer_for_one_vendor_does_not_delay_another_vendors_webhook(
+    fresh_kafka: EmbeddedBroker, worker_factory: WorkerFactory, slack: Receiver, tmp_path: Path
+) -> None:
+    """Two vendors alert in one notify batch (a 1 s group wait makes that certain). Slack holds
+    its answer to the first message for 4 s; the signed webhook must get both vendors' messages
+    at once, not the second one only after Slack has let go of the first."""
+    raw = load_policy(None).model_dump(mode="json")
+    raw["alerts"]["group_wait_seconds"] = 1.0
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(raw))
+    slack.script(Reply(200, "ok", hold_s=SLACK_HOLD_S))
+    vendors = ("alpha-labs", "beta-data")
+    stakes = [
+        event_line(
+            f"g-{vendor}-stake",
+            "ownership.stake_acquired",
+            vendor,
+            {"investor": "Microsoft", "stake_pct": 20},
+            "2025-06-12T10:00:00Z",
+        )
+        for vendor in vendors
+    ]
+    with receiving(path=WEBHOOK_PATH, check=verifier(WEBHOOK_SECRET)) as hook:
+        sinks = {
+            "VENDORWATCH_SLACK_WEBHOOK_URL": slack.url,
+            "VENDORWATCH_WEBHOOK_URL": hook.url,
+            "VENDORWATCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "VENDORWATCH_POLICY": str(policy),
+        }
+        worker = start_with_sinks(worker_factory, fresh_kafka, sinks)
+        produce(fresh_kafka.bootstrap_servers, topics.RAW, stakes)
+        wait_until(
+            lambda: len(slack.answered(200)) >= 2 and len(hook.snapshot()) >= 2,
+            "both vendors on both sinks",
+            timeout=30,
+            describe=worker.describe,
+        )
+        calls = hook.snapshot()
+        messages = slack.snapshot()
+
+    assert sorted(orjson.loads(call.body)["vendor_id"] for call in calls) == sorted(vendors)
+    assert [(call.verdict, call.status) for call in calls] == [(None, 200), (None, 200)]
+    # the webhook did not wait for Slack's held answer (the old serial sends made it ~4 s)
+    assert abs(calls[1].received_at - calls[0].received_at) < 1.0
+    # Slack itself still got one message a second at most, the held one first
+    assert len(messages) == 2
+    assert messages[1].received_at - messages[0].received_at >= 1.0
 
 
 # --- (b, e) Alertmanager gets the alerts and their resolution; Slack refuses them into the DLQ --
