@@ -115,9 +115,6 @@ def register_alerting(pipeline: Pipeline) -> Alerting:
         keeps the batch's offsets uncommitted until then (at-least-once); the first failure,
         if any, is raised once all have finished, as a single send would have raised it.
         """
-        if len(notifications) == 1:
-            await send(notifications[0])
-            return
         results = await asyncio.gather(*(send(n) for n in notifications), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):

@@ -188,9 +188,14 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         the raw topic must have at least as many as the history, since a vendor's raw
         partition is its history's."""
         if not layout:
-            for name in (topics.RAW, topics.EVENTS, topics.SCORES, topics.ALERTS):
+            for name in (
+                topics.RAW,
+                topics.EVENTS,
+                topics.SCORES,
+                topics.ALERTS,
+                topics.EVENTS_DLQ,
+            ):
                 layout[name] = len(await aio.partitions_for(name))
-            layout[topics.EVENTS_DLQ] = len(await aio.partitions_for(topics.EVENTS_DLQ))
             raw, history = layout[topics.RAW], layout[topics.EVENTS]
             if raw < history:
                 raise RuntimeError(
@@ -294,8 +299,9 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         """
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             aio = await aiokafka_producer(app)
-            outbox = Outbox(aio, await topic_layout(aio))
-            partitions = layout[topics.EVENTS]
+            written = await topic_layout(aio)
+            outbox = Outbox(aio, written)
+            partitions = written[topics.EVENTS]
             raw_consumed.inc(len(batch))
             for event in batch:
                 message = event.message

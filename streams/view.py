@@ -145,7 +145,9 @@ class ScoreView:
     def _of(self, key: bytes | None, value: bytes, field: str) -> VendorView:
         """The view of the vendor a record is about: its key (every writer keys by vendor id),
         or the record's own `field` for an unkeyed one."""
-        vendor_id = key.decode() if key else orjson.loads(value)[field]
+        return self._vendor(key.decode() if key else orjson.loads(value)[field])
+
+    def _vendor(self, vendor_id: str) -> VendorView:
         found = self.vendors.get(vendor_id)
         if found is None:
             found = self.vendors[vendor_id] = VendorView()
@@ -159,7 +161,7 @@ class ScoreView:
 
     def apply_alert(self, _: bytes | None, value: bytes) -> None:
         record = orjson.loads(value)
-        alerts = self.vendors.setdefault(record["vendor_id"], VendorView()).alerts
+        alerts = self._vendor(record["vendor_id"]).alerts
         if record["status"] == "firing":
             alerts[record["fingerprint"]] = record
         else:
