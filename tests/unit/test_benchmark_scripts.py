@@ -15,6 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import fold_bench  # noqa: E402
+import memory_bench  # noqa: E402
 import run_all  # noqa: E402
 import synthetic  # noqa: E402
 
@@ -52,6 +53,30 @@ def test_the_fold_benchmark_runs_every_row_and_they_agree(
     assert "| live path: explained score after every event (1 process) |" in captured.out
     assert "| parse_event (validation) |" in captured.out
     assert "all equal" in captured.err
+
+
+def test_the_memory_benchmark_reports_what_each_kept_event_costs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    thresholds = gc.get_threshold()
+    try:
+        assert (
+            memory_bench.main(["--events", "3000", "--events-per-vendor", "50", "--no-write"]) == 0
+        )
+    finally:
+        gc.unfreeze()  # the benchmark freezes its generated input
+        gc.set_threshold(*thresholds)
+    out = capsys.readouterr().out
+    per_event = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith(("fold state", "worker state")):
+            per_event[cells[0].split()[0]] = int(cells[1].replace(",", ""))
+    # A kept event is at least its fact, id and payload model (several hundred bytes); the
+    # worker keeps the same facts plus its scoring caches and alert state.
+    assert 300 < per_event["fold"] < 5000, out
+    assert per_event["worker"] > per_event["fold"], out
+    assert "A worker holding the history of 1,000,000 events needs about" in out
 
 
 def test_run_all_discovers_every_benchmark_by_name() -> None:
