@@ -266,6 +266,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _broker_cpu(broker: EmbeddedBroker) -> float:
+    """CPU seconds the embedded broker has used (0.0 when its process is not known)."""
+    return cpu_seconds(broker.pid) if broker.pid is not None else 0.0
+
+
 def wait_consumed(pid: int, port: int, topic: str, n: int, timeout: float) -> float:
     """Wait until the worker's agent has taken ``n`` raw messages; returns the worker's CPU
     milliseconds per event between the first progress report and the end (start-up excluded)."""
@@ -335,7 +340,7 @@ def scoring_events(processor: Processor, lines: Sequence[bytes]) -> set[str]:
 
 
 async def latency(
-    bootstrap: str, lines: Sequence[bytes], rate: float, expected: set[str]
+    bootstrap: str, lines: Sequence[bytes], rate: float, expected: set[str], linger_ms: int = 2
 ) -> dict[str, Any]:
     """Produce at ``rate``/s with the produce time in a header; time each score's arrival."""
     sent: dict[str, float] = {}
@@ -364,10 +369,11 @@ async def latency(
                         arrivals[caused_by] = (now, score["published_at"])
 
     receiver = asyncio.create_task(receive())
-    # A 2 ms linger, as the alert benchmark's producer (Kafka 4.0's Java default is 5 ms): with
-    # none, every event was a produce request of its own, 1,000 a second into the broker that
-    # shares the two CPUs with the worker. The clock starts before the linger, so it is counted.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
+    # A 2 ms linger by default (--linger-ms), as the alert benchmark's producer (Kafka 4.0's
+    # Java default is 5 ms): with none, every event was a produce request of its own, 1,000 a
+    # second into the broker that shares the two CPUs with the worker. The clock starts before
+    # the linger, so it is counted.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks=1)
     await producer.start()
     try:
         start = time.monotonic()
@@ -508,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--linger-ms", type=int, default=2, help="the latency producer's linger (counted in)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the worker during (c)")
     args = parser.parse_args(args_list)
     n, vendors = args.events, args.vendors or max(1, args.events // 100)
@@ -559,8 +568,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     # the generator registers every vendor first; they are registered already
                     events = generate(count + vendors, vendors, seed=seed)[vendors:]
                     expected = scoring_events(history, events)
-                    lats.append(asyncio.run(latency(bootstrap, events, rate, expected)))
-                    note(f"    p50 {lats[-1]['p50_ms']:.0f} ms, p99 {lats[-1]['p99_ms']:.0f} ms")
+                    # CPU per event of the worker and of the broker during the run: what the
+                    # two processes sharing the machine cost at this rate and history length
+                    worker_cpu, broker_cpu = cpu_seconds(worker.pid), _broker_cpu(broker)
+                    lats.append(
+                        asyncio.run(latency(bootstrap, events, rate, expected, args.linger_ms))
+                    )
+                    lats[-1]["worker_cpu_us_per_event"] = (
+                        (cpu_seconds(worker.pid) - worker_cpu) * 1e6 / count
+                    )
+                    lats[-1]["broker_cpu_us_per_event"] = (
+                        (_broker_cpu(broker) - broker_cpu) * 1e6 / count
+                    )
+                    note(
+                        f"    p50 {lats[-1]['p50_ms']:.0f} ms, p99 {lats[-1]['p99_ms']:.0f} ms; "
+                        f"CPU per event: worker {lats[-1]['worker_cpu_us_per_event']:.0f} µs, "
+                        f"broker {lats[-1]['broker_cpu_us_per_event']:.0f} µs"
+                    )
         finally:
             worker.send_signal(signal.SIGTERM)  # a profiled worker writes its profile on exit
             try:
@@ -645,15 +669,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(
             "| (d) produced -> score received | events/s | scores seen / due "
-            "| p50 | p99 | max | target |"
+            "| p50 | p99 | max | CPU/event worker, broker | target |"
         )
-        print("|---|---:|---:|---:|---:|---:|---|")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
         for lat in lats:
             ok = "ok" if lat["p99_ms"] < TARGET_P99_MS else "MISSED"
             print(
                 f"| asked {lat['rate_asked']:,.0f}/s | {lat['rate_achieved']:,.0f} "
                 f"| {lat['scored']:,} of {lat['expected']:,} | {lat['p50_ms']:,.0f} ms "
                 f"| {lat['p99_ms']:,.0f} ms | {lat['max_ms']:,.0f} ms "
+                f"| {lat['worker_cpu_us_per_event']:,.0f} µs, "
+                f"{lat['broker_cpu_us_per_event']:,.0f} µs "
                 f"| p99 < {TARGET_P99_MS:.0f} ms: {ok} |"
             )
     if profile is not None:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from pydantic import BaseModel
 
@@ -362,6 +362,25 @@ _OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
 
 # --- aggregates ------------------------------------------------------------------------------
 
+MAX_CITED_FACTS = 25
+"""How many events a contribution cites at most: the latest ones, with a count of the others.
+
+Why a bound: a decaying signal keeps every term it ever had, and its contribution used to cite
+them all, so a vendor's score record grew with its history (about 50 KB per record after 2,000
+events over three years, most of it events decayed to nothing), and so did the work of every
+score the live agent publishes. The latest terms are the ones that weigh most in a decaying
+sum. The points still count every event; `vendorwatch history VENDOR` lists them all."""
+
+
+def _with_uncited(uncited: int, details: list[str]) -> str:
+    """The detail of a contribution: its cited facts' details, after a count of earlier ones."""
+    words = "; ".join(details)
+    if not uncited:
+        return words
+    earlier = f"{uncited} earlier event{'s' if uncited != 1 else ''} not cited"
+    return f"{earlier}; {words}" if words else earlier
+
+
 Snapshot = tuple[Any, ...]
 """A signal's explanation pinned as it stands (`_Fold.snapshot`): its first item is the object
 whose `explained_at(snapshot)` reads it back."""
@@ -374,9 +393,10 @@ class _Fold:
     factor and adds, reading at a later `at` multiplies by one more. The numbers depend only on
     the terms and their order, never on how many calls it took to add them.
 
-    The facts are kept for the explanation, which is put together only when read: the details
-    of facts added since the last read are formatted then, and appended to those formatted
-    before (the facts only ever grow until `clear`), so a live vendor's explanation costs one
+    The facts are kept for the explanation, which is put together only when read. It cites the
+    latest `MAX_CITED_FACTS` facts and counts the earlier ones, so its size and cost stay bounded
+    however long the history grows; a fact's detail is formatted the first time it is cited and
+    kept (the facts only ever grow until `clear`), so a live vendor's explanation costs one
     detail per new fact, not one per fact per score.
     """
 
@@ -404,8 +424,8 @@ class _Fold:
         self.t = -_FOREVER
         self.facts: list[Fact] = []
         self.event_ids: list[str] = []
-        self._details: list[str] = []
-        """The details of facts[:len(_details)], formatted by `explained`."""
+        self._details: list[str | None] = []
+        """The details of the facts, by index: formatted when first cited, None until then."""
         self._explained: tuple[tuple[str, ...], str] | None = None
         self.snap: Snapshot | None = None
         """What `snapshot` returned since the last change (None: it changed since)."""
@@ -460,13 +480,22 @@ class _Fold:
     def explained(self) -> tuple[tuple[str, ...], str]:
         """(event ids, detail) of the contribution; built once per change, not per score."""
         if self._explained is None:
-            details = self._details
-            if len(details) < len(self.facts):
-                describe, plan = self.describe, self.plan
-                for fact in self.facts[len(details) :]:
-                    details.append(describe(fact, plan))
-            self._explained = (tuple(self.event_ids), "; ".join(details))
+            self._explained = self._cited(len(self.facts))
         return self._explained
+
+    def _cited(self, n: int) -> tuple[tuple[str, ...], str]:
+        """The explanation of the first `n` facts: the latest `MAX_CITED_FACTS` of them cited,
+        their details formatted once (and kept) the first time they are cited."""
+        start = n - MAX_CITED_FACTS if n > MAX_CITED_FACTS else 0
+        details = self._details
+        if len(details) < n:
+            details.extend([None] * (n - len(details)))
+        facts, describe, plan = self.facts, self.describe, self.plan
+        for i in range(start, n):
+            if details[i] is None:
+                details[i] = describe(facts[i], plan)
+        cited = cast(list[str], details[start:n])  # every one formatted just above
+        return tuple(self.event_ids[start:n]), _with_uncited(start, cited)
 
     def snapshot(self) -> Snapshot:
         """This fold's explanation as it stands, to be read now or later (`explained_at`).
@@ -481,14 +510,17 @@ class _Fold:
     def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
         """`explained()` as it was when `snap` was taken, however the fold changed since."""
         _, facts, n = snap
-        if facts is self.facts and n == len(facts):
-            return self.explained()
-        if facts is self.facts:  # the fold grew since: reuse the words formatted so far
-            self.explained()
-            return tuple(self.event_ids[:n]), "; ".join(self._details[:n])
+        if facts is self.facts:
+            if n == len(facts):
+                return self.explained()
+            return self._cited(n)  # the fold grew since: reuse the words formatted so far
         describe, plan = self.describe, self.plan  # cleared (refolded) since
-        kept = facts[:n]
-        return tuple(f.event_id for f in kept), "; ".join(describe(f, plan) for f in kept)
+        start = n - MAX_CITED_FACTS if n > MAX_CITED_FACTS else 0
+        kept = facts[start:n]
+        return (
+            tuple(f.event_id for f in kept),
+            _with_uncited(start, [describe(f, plan) for f in kept]),
+        )
 
 
 def _stake_key(base: float, fact: Fact, half_life: float | None) -> float:

@@ -6,13 +6,15 @@ import itertools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 
 from vendorwatch.schemas import Event, parse_event
+from vendorwatch.streams import scoring
 from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.scoring import Score, score, score_all
+from vendorwatch.streams.scoring import MAX_CITED_FACTS, Score, score, score_all
 from vendorwatch.streams.state import VendorState, apply, fold
 
 POLICY = load_policy()
@@ -229,3 +231,25 @@ def test_score_all_ranks_and_skips_vendors_unknown_at_the_instant() -> None:
     ranked = score_all(states, POLICY, T0 + timedelta(days=2))
     assert [s.vendor_id for s in ranked] == ["a", "b"]
     assert [s.vendor_id for s in score_all(states, POLICY)] == ["a", "b", "c"]
+
+
+def test_a_long_history_cites_its_latest_events_and_counts_the_rest() -> None:
+    growth = [
+        ev("workforce.changed", day, contractors=100 + day, contractors_added=50)
+        for day in range(1, 41)
+    ]
+    result = scored(shared(), *growth)
+    cited = signal(result, "workforce_growth")
+    assert MAX_CITED_FACTS == 25
+    assert cited.event_ids == tuple(e.id for e in growth[-25:])
+    assert cited.detail.startswith("15 earlier events not cited; +50 contractors in 30 days")
+    assert cited.detail.count("+50 contractors") == 25
+    assert len(orjson.dumps(result.to_dict())) < 4_000
+    # every event still counts: citing them all changes the words, not a number
+    with mock.patch.object(scoring, "MAX_CITED_FACTS", 1000):
+        everything = scored(shared(), *growth)
+    assert signal(everything, "workforce_growth").event_ids == tuple(e.id for e in growth)
+    assert [(c.signal, c.points) for c in everything.contributions] == [
+        (c.signal, c.points) for c in result.contributions
+    ]
+    assert everything.score == result.score
