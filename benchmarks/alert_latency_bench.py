@@ -50,6 +50,7 @@ import orjson
 import yaml
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from procstat import cpu_seconds
 
 from vendorwatch.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from vendorwatch.schemas.codec import parse_event
@@ -258,12 +259,6 @@ def start_worker(
         argv += ["--policy", str(policy)]
     log = (workdir / "worker.log").open("ab")
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def consumed(port: int) -> dict[str, float]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -29,17 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from procstat import cpu_seconds
 
 from vendorwatch.streams.broker import EmbeddedBroker, create_topics
 from vendorwatch.streams.logs import configure_logging
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def fill(bootstrap: str, topic: str, records: int, size: int) -> None:

@@ -30,7 +30,6 @@ import argparse
 import gc
 import json
 import multiprocessing
-import os
 import platform
 import sys
 import tracemalloc
@@ -39,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from procstat import rss_bytes
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
@@ -72,27 +72,19 @@ def keep_worker_state(raw: Sequence[bytes]) -> Any:
     return processor
 
 
-def _rss_bytes() -> int | None:
-    """Resident set size of this process, from /proc (None where there is no /proc)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except OSError:
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
 def _measure(keep: Callable[[Sequence[bytes]], Any], traced: bool, out: Any) -> None:
     """In a forked child: memory held after `keep` ran on the input, and nothing else."""
     gc.collect()
     if traced:
         tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-    else:
-        before = _rss_bytes() or 0
+    held: Callable[[], int | None] = (
+        (lambda: tracemalloc.get_traced_memory()[0]) if traced else rss_bytes
+    )
+    before = held()
     kept = keep(_INPUT)
     gc.collect()
-    after = tracemalloc.get_traced_memory()[0] if traced else (_rss_bytes() or 0)
-    out.send(None if not traced and not before else after - before)
+    after = held()  # `kept` is still referenced here: what it holds is counted
+    out.send(None if before is None or after is None else after - before)
     out.close()
     del kept
 

@@ -53,6 +53,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from procstat import cpu_seconds
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
@@ -258,12 +259,6 @@ def start_worker(
 def consumed(port: int) -> dict[str, float]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     return {topic: float(value) for topic, value in CONSUMED.findall(text)}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _broker_cpu(broker: EmbeddedBroker) -> float:
