@@ -372,13 +372,17 @@ score the live agent publishes. The latest terms are the ones that weigh most in
 sum. The points still count every event; `vendorwatch history VENDOR` lists them all."""
 
 
+def _first_cited(n: int) -> int:
+    """Index of the first cited fact among `n`: the latest `MAX_CITED_FACTS` are cited."""
+    return max(0, n - MAX_CITED_FACTS)
+
+
 def _with_uncited(uncited: int, details: list[str]) -> str:
     """The detail of a contribution: its cited facts' details, after a count of earlier ones."""
     words = "; ".join(details)
     if not uncited:
         return words
-    earlier = f"{uncited} earlier event{'s' if uncited != 1 else ''} not cited"
-    return f"{earlier}; {words}" if words else earlier
+    return f"{uncited} earlier event{'s' if uncited != 1 else ''} not cited; {words}"
 
 
 Snapshot = tuple[Any, ...]
@@ -486,7 +490,7 @@ class _Fold:
     def _cited(self, n: int) -> tuple[tuple[str, ...], str]:
         """The explanation of the first `n` facts: the latest `MAX_CITED_FACTS` of them cited,
         their details formatted once (and kept) the first time they are cited."""
-        start = n - MAX_CITED_FACTS if n > MAX_CITED_FACTS else 0
+        start = _first_cited(n)
         details = self._details
         if len(details) < n:
             details.extend([None] * (n - len(details)))
@@ -515,7 +519,7 @@ class _Fold:
                 return self.explained()
             return self._cited(n)  # the fold grew since: reuse the words formatted so far
         describe, plan = self.describe, self.plan  # cleared (refolded) since
-        start = n - MAX_CITED_FACTS if n > MAX_CITED_FACTS else 0
+        start = _first_cited(n)
         kept = facts[start:n]
         return (
             tuple(f.event_id for f in kept),
