@@ -1,6 +1,6 @@
 """From alert transitions to notifications: grouping, repeats, silences, then delivery.
 
-The rules (alerts.rules) decide *what* fires, in event time. This module decides *when and how
+The rules (streams.core.rules) decide *what* fires, in event time. This module decides *when and how
 often people hear about it*, in wall-clock time, like Alertmanager: transitions of one vendor
 that arrive within the group wait go out as one notification listing every alert still firing
 for that vendor plus those that just resolved; an alert that stays firing is repeated at most
@@ -26,7 +26,7 @@ from vendorwatch.alerts.notification import (
     max_severity,
 )
 from vendorwatch.alerts.silences import SilenceBook
-from vendorwatch.streams.policy import Policy
+from vendorwatch.streams.core.policy import Policy
 
 
 def _dt(value: str | None) -> datetime | None:

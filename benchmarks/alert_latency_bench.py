@@ -52,13 +52,13 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from procstat import cpu_seconds
 
-from vendorwatch.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from vendorwatch.alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics, free_loopback_port
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics, free_loopback_port
+from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.logs import configure_logging
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
 
 TARGET_P99_MS = 500.0
 RESULTS = Path(__file__).parent / "results"

@@ -30,7 +30,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from procstat import cpu_seconds
 
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics
 from vendorwatch.streams.logs import configure_logging
 
 RESULTS = Path(__file__).parent / "results"

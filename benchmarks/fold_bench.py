@@ -11,7 +11,7 @@ Two more rows put that number in context:
 - the same fold split over `--jobs N` processes, vendors shared out by a hash of their id as
   Kafka partitions share them out between workers (`vendorwatch replay --jobs` does the same);
 - the live path: the explained score after *every* event, which is what the score agent does
-  per message to decide what to publish (streams/processor.py). It is reported, not targeted:
+  per message to decide what to publish (streams/core/processor.py). It is reported, not targeted:
   that throughput belongs to the pipeline benchmark.
 
 The events are synthetic but valid and realistic (benchmarks/synthetic.py), generated with a
@@ -55,11 +55,11 @@ import orjson
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams.eventfile import fold_lines
-from vendorwatch.streams.heap import tune_collector
-from vendorwatch.streams.policy import Policy, load_policy
-from vendorwatch.streams.scoring import Score, score, score_all
-from vendorwatch.streams.state import VendorState, apply
+from vendorwatch.streams.core.heap import tune_collector
+from vendorwatch.streams.core.policy import Policy, load_policy
+from vendorwatch.streams.core.scoring import Score, score, score_all
+from vendorwatch.streams.core.state import VendorState, apply
+from vendorwatch.streams.replay.eventfile import fold_lines
 
 TARGET_EVENTS_PER_SECOND = 100_000
 RESULTS = Path(__file__).parent / "results"

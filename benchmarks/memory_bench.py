@@ -2,7 +2,7 @@
 
 A worker keeps the whole history of its partitions in memory: the fold is a pure function of
 every event a vendor ever had, and the state is rebuilt from `vendorwatch.events` at start
-(streams/processor.py). So a worker's memory grows with the number of events it owns, and
+(streams/core/processor.py). So a worker's memory grows with the number of events it owns, and
 sizing a deployment needs that number. This benchmark measures it on synthetic events
 (benchmarks/synthetic.py, fixed seed), for what each process keeps:
 
@@ -42,10 +42,10 @@ from procstat import rss_bytes
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams.eventfile import fold_lines
-from vendorwatch.streams.heap import tune_collector
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.core.heap import tune_collector
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.replay.eventfile import fold_lines
 
 RESULTS = Path(__file__).parent / "results"
 PARTITIONS = 4

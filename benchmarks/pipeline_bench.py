@@ -57,13 +57,14 @@ from procstat import cpu_seconds
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams import faust_handoff, topics
-from vendorwatch.streams.app import PRODUCED_AT_HEADER
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics, free_loopback_port
-from vendorwatch.streams.kafka_compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics, free_loopback_port
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.kafka_io.compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
 from vendorwatch.streams.logs import configure_logging
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.worker import faust_handoff
+from vendorwatch.streams.worker.app import PRODUCED_AT_HEADER
 
 TARGET_RATIO_TO_FAUST = 0.8
 TARGET_P99_MS = 250.0
@@ -186,7 +187,8 @@ def bare_faust_child(
     bootstrap: str, topic: str, n: int, partitions: int, handoff: bool = False
 ) -> None:
     """Runs in its own process: a Faust app whose only agent counts raw messages; with
-    `handoff`, Faust's consumer has the hand-off the worker installs (streams/faust_handoff.py)."""
+    `handoff`, Faust's consumer has the hand-off the worker installs
+    (streams/worker/faust_handoff.py)."""
     import faust
     from faust.worker import Worker
 
@@ -427,7 +429,7 @@ def profiled_worker(out: str, cli_args: list[str]) -> None:
     running (mostly `socket.send`, which wakes the broker) and hides where the CPU goes."""
     import cProfile
 
-    from vendorwatch.streams.cli import main as cli_main
+    from vendorwatch.streams.cli.main import main as cli_main
 
     prof = cProfile.Profile(time.process_time)
     sys.argv = ["vendorwatch", *cli_args]

@@ -40,10 +40,10 @@ from verify_processor import REFERENCE, load_reference
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
-from vendorwatch.streams import processor as new_processor
-from vendorwatch.streams import replay as new_replay
-from vendorwatch.streams.heap import tune_collector
-from vendorwatch.streams.policy import Policy, load_policy
+from vendorwatch.streams.core import processor as new_processor
+from vendorwatch.streams.core.heap import tune_collector
+from vendorwatch.streams.core.policy import Policy, load_policy
+from vendorwatch.streams.replay.run import run as new_replay
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

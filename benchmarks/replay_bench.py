@@ -5,7 +5,8 @@ seed, many vendors), produced before any clock starts. Then, on the same topic:
 
 (a) raw: aiokafka consume of every partition to its end + `orjson.loads` of every value, with the
     same consumer settings the replay reader uses (big fetches), so the ratio measures the fold;
-(r) reader + `parse_event`: the replay reader (`streams.replay.read_log`) decoding and validating
+(r) reader + `parse_event`: the replay reader (`streams.replay.run.read_log`) decoding and
+validating
     every event, no fold: what the reader and the schema cost before any scoring;
 (b) replay: reader + `parse_event` + the live `Processor` (apply, score, alert rules), one
     process, and again with one process per core over the partitions (`--jobs`).
@@ -41,19 +42,12 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 from synthetic import generate
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.logs import configure_logging
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.replay import (
-    ReplayResult,
-    ReplaySink,
-    ReplaySpec,
-    log_end_offsets,
-    make_consumer,
-    read_log,
-    replay,
-)
+from vendorwatch.streams.replay.reader import log_end_offsets, make_consumer, read_log
+from vendorwatch.streams.replay.run import ReplayResult, ReplaySink, ReplaySpec, replay
 
 TARGET_RATIO = 0.5
 RESULTS = Path(__file__).parent / "results"

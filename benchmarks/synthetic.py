@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from vendorwatch.schemas.versions import dataschema_for
-from vendorwatch.streams.policy import Policy, load_policy
+from vendorwatch.streams.core.policy import Policy, load_policy
 
 START = datetime(2022, 1, 1, tzinfo=UTC).timestamp()
 SPAN_SECONDS = 3 * 365 * 86_400.0

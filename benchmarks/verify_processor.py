@@ -41,19 +41,19 @@ from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
-from vendorwatch.streams import replay as new_replay
-from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
-from vendorwatch.streams.policy import Policy, load_policy
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.core.policy import Policy, load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.replay.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.replay.run import run as new_replay
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "vendorwatch_reference"
 """The package name the reference commit's modules are registered under."""
 MODULES = (
-    ("streams/scoring.py", "scoring", "vendorwatch.streams.scoring"),
-    ("alerts/rules.py", "rules", "vendorwatch.alerts.rules"),
-    ("streams/processor.py", "processor", "vendorwatch.streams.processor"),
-    ("streams/replay.py", "replay", "vendorwatch.streams.replay"),
+    ("streams/core/scoring.py", "scoring", "vendorwatch.streams.core.scoring"),
+    ("streams/core/rules.py", "rules", "vendorwatch.streams.core.rules"),
+    ("streams/core/processor.py", "processor", "vendorwatch.streams.core.processor"),
+    ("streams/replay/run.py", "replay", "vendorwatch.streams.replay.run"),
 )
 """(path in the repository, module name under OLD, the name its importers use), in import
 order: each module's imports of the ones before it are pointed at the reference copies."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from vendorwatch.streams.broker import BrokerError, EmbeddedBroker, find_tansu_binary
+from vendorwatch.streams.embedded.broker import BrokerError, EmbeddedBroker, find_tansu_binary
 
 REQUIRE_TOOLS_ENV = "VENDORWATCH_REQUIRE_TOOLS"
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from vendorwatch.alerts.notification import Notification
 from vendorwatch.alerts.notifier import Notifier
 from vendorwatch.alerts.silences import SilenceBook
-from vendorwatch.alerts.slack import render_blocks
-from vendorwatch.streams.eventfile import demo_scenario_path, read_events
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
+from vendorwatch.alerts.sinks.slack import render_blocks
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.replay.eventfile import demo_scenario_path, read_events
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

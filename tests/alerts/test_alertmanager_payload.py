@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from delivery_helpers import T0, item, notification
 
-from vendorwatch.alerts.alertmanager import contributions_text, to_postable_alerts
 from vendorwatch.alerts.notification import ContributionView
+from vendorwatch.alerts.sinks.alertmanager import contributions_text, to_postable_alerts
 
 NOW = datetime(2025, 6, 16, 10, 30, tzinfo=UTC)
 

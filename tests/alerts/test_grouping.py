@@ -21,7 +21,7 @@ from typing import Any
 import faust
 import pytest
 
-from vendorwatch.alerts.grouping import take_grouped
+from vendorwatch.streams.worker.grouping import take_grouped
 
 WAIT = 0.5
 

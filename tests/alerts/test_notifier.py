@@ -15,7 +15,7 @@ from rules_helpers import default_policy, demo_events, event, run_events
 
 from vendorwatch.alerts.notifier import Notifier
 from vendorwatch.alerts.silences import SilenceBook, expire_record, new_silence
-from vendorwatch.streams.policy import Policy
+from vendorwatch.streams.core.policy import Policy
 
 NOW = datetime(2025, 6, 20, 10, 0, tzinfo=UTC)
 T = NOW.timestamp()

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from vendorwatch.alerts.alertmanager import AlertmanagerSink
 from vendorwatch.alerts.redact import REDACTED, safe_url_label, scrub, structlog_scrubber
-from vendorwatch.alerts.slack import SlackSink
-from vendorwatch.alerts.webhook import WebhookSink
+from vendorwatch.alerts.sinks.alertmanager import AlertmanagerSink
+from vendorwatch.alerts.sinks.slack import SlackSink
+from vendorwatch.alerts.sinks.webhook import WebhookSink
 
 SLACK_URL = "https://hooks.slack.com/services/T0UNIT/B0UNIT/unitTokenAbcdef123456"
 HOOK_URL = "https://siem.example/ingest?token=unit-query-token-999"

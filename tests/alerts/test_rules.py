@@ -25,8 +25,8 @@ from rules_helpers import (
     run_events,
 )
 
-from vendorwatch.alerts.rules import fingerprint
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.rules import fingerprint
 
 STAKE = "demo-scale-ai-meta-stake"
 WANG = "demo-scale-ai-wang-to-meta"

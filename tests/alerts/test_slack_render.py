@@ -20,7 +20,7 @@ from vendorwatch.alerts.notification import (
     Notification,
     max_severity,
 )
-from vendorwatch.alerts.slack import (
+from vendorwatch.alerts.sinks.slack import (
     MAX_BLOCKS,
     MAX_HEADER_TEXT,
     MAX_MESSAGE_TEXT,

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from vendorwatch.alerts.webhook import SignatureError, sign, verify_signature
+from vendorwatch.alerts.sinks.webhook import SignatureError, sign, verify_signature
 
 SECRET = "whsec-7d1f0c9a4b2e8f63"
 NOW = 1_750_000_000

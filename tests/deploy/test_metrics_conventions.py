@@ -15,8 +15,8 @@ from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
-from vendorwatch.streams import metrics
-from vendorwatch.streams.topics import ALERTS_DLQ, EVENTS_DLQ
+from vendorwatch.streams.kafka_io.topics import ALERTS_DLQ, EVENTS_DLQ
+from vendorwatch.streams.worker import metrics
 
 CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "vendorwatch_vendor_risk_score": ("gauge", ("vendor",)),
@@ -37,14 +37,15 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "vendorwatch_scores_published_total": ("counter", ()),
     "vendorwatch_build_info": ("gauge", ("version", "policy_version")),
 }
-"""Name -> (type, labels) of every metric in streams/metrics.py, as rules and dashboards use it."""
+"""Name -> (type, labels) of every metric in streams/worker/metrics.py, as rules and dashboards use
+it."""
 
 LINT_LABEL = "promtool-lint"
 """Label value for the samples this test creates; removed again afterwards."""
 
 
 def _module_metrics() -> dict[str, MetricWrapperBase]:
-    """Every metric object defined in streams/metrics.py, by exposed name."""
+    """Every metric object defined in streams/worker/metrics.py, by exposed name."""
     found: dict[str, MetricWrapperBase] = {}
     for value in vars(metrics).values():
         if isinstance(value, MetricWrapperBase):

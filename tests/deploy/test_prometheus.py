@@ -18,8 +18,9 @@ import yaml
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client.metrics import MetricWrapperBase
 
-from vendorwatch.streams import metrics, topics
-from vendorwatch.streams.metrics import LATENCY_BUCKETS
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.worker import metrics
+from vendorwatch.streams.worker.metrics import LATENCY_BUCKETS
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"

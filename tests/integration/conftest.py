@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .workers import (
     WorkerProcess,

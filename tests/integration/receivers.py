@@ -28,7 +28,7 @@ import httpx
 import orjson
 from aiohttp import web
 
-from vendorwatch.streams.broker import free_loopback_port
+from vendorwatch.streams.embedded.broker import free_loopback_port
 
 T = TypeVar("T")
 

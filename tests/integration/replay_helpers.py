@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from vendorwatch.schemas.codec import encode_event, parse_event
-from vendorwatch.streams import topics
-from vendorwatch.streams.replay import log_end_offsets, read_log
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.replay.reader import log_end_offsets, read_log
 
 from .workers import (
     VENDORWATCH,

@@ -1,7 +1,8 @@
 """Serve vendorwatch's real metric registry on /metrics, with samples a busy worker would have.
 
 Until the worker itself runs in the tests, this stands in for its /metrics endpoint so Prometheus
-can scrape the real metric objects (names, types, labels, buckets) from streams/metrics.py and
+can scrape the real metric objects (names, types, labels, buckets) from streams/worker/metrics.py
+and
 alerts/metrics.py. Every scrape advances the counters and histograms a little, so rates and
 quantiles are real numbers, not NaN.
 
@@ -31,8 +32,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from vendorwatch.streams import metrics as m
-from vendorwatch.streams import topics
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.worker import metrics as m
 
 VENDORS: dict[str, tuple[float, str, float]] = {
     "scale-ai": (86.5, "critical", 0.62),

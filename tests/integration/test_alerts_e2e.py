@@ -33,7 +33,7 @@ import yaml
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
 from vendorwatch.alerts.notification import Notification
-from vendorwatch.alerts.webhook import (
+from vendorwatch.alerts.sinks.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -41,10 +41,10 @@ from vendorwatch.alerts.webhook import (
     verify_signature,
 )
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .conftest import WorkerFactory
 from .receivers import (

@@ -3,7 +3,7 @@
 Two kinds of test:
 * behaviour the project relies on (topics, keys/timestamps/headers, groups, partitioning);
 * one test per Tansu deviation asserting the *deviant* answer (named ``test_deviation_*``: when
-  one fails, Tansu fixed it — update BROKER.md and ``streams/kafka_compat.py``), each next to a
+  one fails, Tansu fixed it — update BROKER.md and ``streams/kafka_io/compat.py``), each next to a
   test that the workaround in ``kafka_compat`` gives Kafka's answer.
 """
 
@@ -24,16 +24,16 @@ from aiokafka.errors import KafkaError
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.partitioner.default import murmur2 as kp_murmur2
 
-from vendorwatch.streams import kafka_compat
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics
-from vendorwatch.streams.kafka_compat import (
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.kafka_io import compat as kafka_compat
+from vendorwatch.streams.kafka_io.compat import (
     AIOKAFKA_PRODUCER_SETTINGS,
     apply_aiokafka_workarounds,
     end_offsets_via_fetch,
     fetch_end_offsets,
     stock_aiokafka_maybe_leave_group,
 )
-from vendorwatch.streams.topics import TopicSpec
+from vendorwatch.streams.kafka_io.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
 

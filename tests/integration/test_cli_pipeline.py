@@ -1,6 +1,6 @@
 """The pipeline's command line, run as a user runs it: `vendorwatch ingest`, `demo`, `worker`.
 
-Exit codes (streams/cli.py): 0 success, 1 bad input data, 2 misuse or bad configuration.
+Exit codes (streams/cli/main.py): 0 success, 1 bad input data, 2 misuse or bad configuration.
 The demo owns an embedded Tansu; whatever way it ends (done, Ctrl-C, SIGTERM, kill -9) the
 broker must not outlive it — it is found as a child process while the demo runs.
 """
@@ -18,9 +18,9 @@ import httpx
 import orjson
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker, free_loopback_port
-from vendorwatch.streams.replay import active_members
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, free_loopback_port
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.replay.rebuild import active_members
 
 from .conftest import WorkerFactory
 from .workers import (

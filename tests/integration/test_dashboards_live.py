@@ -34,8 +34,8 @@ import pytest
 import yaml
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .conftest import WorkerFactory
 from .receivers import WEBHOOK_PATH, Reply, receiving

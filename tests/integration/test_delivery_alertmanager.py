@@ -20,9 +20,9 @@ import httpx
 import pytest
 from conftest import require_tool
 
-from vendorwatch.alerts.alertmanager import AlertmanagerSink
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.notification import AlertItem, ContributionView, Notification
+from vendorwatch.alerts.sinks.alertmanager import AlertmanagerSink
 
 from .receivers import alertmanager as run_alertmanager
 

@@ -30,7 +30,7 @@ from prometheus_client import REGISTRY, generate_latest
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.ledger import FileDeliveryLedger, InMemoryDeliveryLedger
 from vendorwatch.alerts.notification import AlertItem, ContributionView, Notification
-from vendorwatch.alerts.slack import SlackSink, render_blocks
+from vendorwatch.alerts.sinks.slack import SlackSink, render_blocks
 
 pytestmark = pytest.mark.integration
 

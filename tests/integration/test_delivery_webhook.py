@@ -17,7 +17,7 @@ from aiohttp import web
 
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.notification import AlertItem, Notification
-from vendorwatch.alerts.webhook import (
+from vendorwatch.alerts.sinks.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vendorwatch.streams.broker import (
+from vendorwatch.streams.embedded.broker import (
     TANSU_BIN_ENV,
     BrokerError,
     BrokerStartError,
@@ -87,7 +87,7 @@ def test_a_broker_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> 
 
 def test_a_picked_port_taken_before_tansu_binds_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     """The free-port race: Tansu logs AddrInUse and exits 0; the broker picks another port."""
-    import vendorwatch.streams.broker as broker_module
+    import vendorwatch.streams.embedded.broker as broker_module
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

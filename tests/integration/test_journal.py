@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.journal import (
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.embedded.journal import (
     Journal,
     JournalCorruptError,
     JournalError,
@@ -26,7 +26,7 @@ from vendorwatch.streams.journal import (
     encode_record,
     restore,
 )
-from vendorwatch.streams.kafka_compat import fetch_end_offsets
+from vendorwatch.streams.kafka_io.compat import fetch_end_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -319,7 +319,7 @@ def test_bytes_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from vendorwatch.streams.broker import EmbeddedBroker
+    from vendorwatch.streams.embedded.broker import EmbeddedBroker
     with EmbeddedBroker() as broker:
         print("READY", broker.pid, broker.port, flush=True)
         time.sleep(60)

@@ -25,8 +25,8 @@ import pytest
 from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client.parser import text_string_to_metric_families
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .workers import (
     INGEST_TOKEN,

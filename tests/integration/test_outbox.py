@@ -9,9 +9,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.outbox import Outbox
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.kafka_io.outbox import Outbox
 
 pytestmark = pytest.mark.integration
 

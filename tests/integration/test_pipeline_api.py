@@ -18,8 +18,8 @@ import httpx
 import orjson
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.policy import load_policy
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.kafka_io import topics
 
 from .workers import (
     INGEST_TOKEN,

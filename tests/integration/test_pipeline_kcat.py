@@ -6,7 +6,8 @@ keeps going". The clock starts before kcat is even spawned, so the 2 s include i
 the validate and score agents, the scores topic and the worker's replicated view.
 
 Debian 12's kcat (librdkafka 2.0.2) cannot parse Tansu's ApiVersions answer at all, so kcat talks
-to the broker through `vendorwatch.streams.compat_proxy` (see its docstring); the first test
+to the broker through `vendorwatch.streams.embedded.compat_proxy` (see its docstring); the first
+test
 here documents that deviation and fails once either side is fixed.
 """
 
@@ -25,9 +26,9 @@ import orjson
 import pytest
 from conftest import require_tool
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import free_loopback_port
-from vendorwatch.streams.compat_proxy import CompatProxy
+from vendorwatch.streams.embedded.broker import free_loopback_port
+from vendorwatch.streams.embedded.compat_proxy import CompatProxy
+from vendorwatch.streams.kafka_io import topics
 
 from .workers import (
     VENDORWATCH,

@@ -29,8 +29,8 @@ import httpx
 import orjson
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker, free_loopback_port
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, free_loopback_port
+from vendorwatch.streams.kafka_io import topics
 
 from .workers import (
     VENDORWATCH,

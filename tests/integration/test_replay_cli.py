@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .replay_helpers import (
     DEFAULT_POLICY,

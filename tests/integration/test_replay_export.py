@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from vendorwatch.schemas.codec import encode_event, parse_event
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.replay import log_end_offsets
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.replay.reader import log_end_offsets
 
 from .conftest import WorkerFactory
 from .replay_helpers import demo_history, put_history, run_vw, synthetic_history

@@ -26,18 +26,15 @@ import orjson
 import pytest
 
 from vendorwatch.schemas.codec import parse_event
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.replay import (
-    ReplaySpec,
-    current_firing,
-    log_end_offsets,
-    replay,
-    replay_items,
-)
-from vendorwatch.streams.scoring import score_all
-from vendorwatch.streams.state import fold
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.scoring import score_all
+from vendorwatch.streams.core.state import fold
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.replay.reader import log_end_offsets
+from vendorwatch.streams.replay.rebuild import current_firing
+from vendorwatch.streams.replay.reports import replay_items
+from vendorwatch.streams.replay.run import ReplaySpec, replay
 
 from .replay_helpers import (
     assert_replay_equals_live,

@@ -17,8 +17,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
-from vendorwatch.streams.broker import EmbeddedBroker, create_topics
-from vendorwatch.streams.replay import log_end_offsets, read_log
+from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics
+from vendorwatch.streams.replay.reader import log_end_offsets, read_log
 
 pytestmark = pytest.mark.integration
 

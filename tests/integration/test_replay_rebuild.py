@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import EmbeddedBroker
-from vendorwatch.streams.policy import load_policy
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.embedded.broker import EmbeddedBroker
+from vendorwatch.streams.kafka_io import topics
 
 from .conftest import WorkerFactory
 from .replay_helpers import HIGHER_STAKE_POLICY, assert_replay_equals_live, run_vw

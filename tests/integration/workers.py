@@ -32,15 +32,15 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-from vendorwatch.streams import topics
-from vendorwatch.streams.broker import (
+from vendorwatch.streams.embedded.broker import (
     BrokerError,
     EmbeddedBroker,
     create_topics,
     find_tansu_binary,
     free_loopback_port,
 )
-from vendorwatch.streams.eventfile import demo_scenario_path
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.replay.eventfile import demo_scenario_path
 
 T = TypeVar("T")
 

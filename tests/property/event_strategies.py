@@ -16,7 +16,7 @@ import orjson
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event, parse_event
-from vendorwatch.streams.policy import load_policy
+from vendorwatch.streams.core.policy import load_policy
 
 POLICY = load_policy()
 COMPETITOR_NAMES = [n for c in POLICY.competitors for n in c.names()]

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event
-from vendorwatch.streams import scoring
-from vendorwatch.streams.processor import Processor
-from vendorwatch.streams.scoring import score
-from vendorwatch.streams.state import VendorState, apply, fold
+from vendorwatch.streams.core import scoring
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.scoring import score
+from vendorwatch.streams.core.state import VendorState, apply, fold
 
 SETTINGS = settings(max_examples=120, deadline=None)
 DENSE_KINDS = [

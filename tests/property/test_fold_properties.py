@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event
-from vendorwatch.streams.policy import SEVERITIES, Policy, SeverityBands, policy_from_dict
-from vendorwatch.streams.scoring import Score, score
-from vendorwatch.streams.state import VendorState, apply, fold
+from vendorwatch.streams.core.policy import SEVERITIES, Policy, SeverityBands, policy_from_dict
+from vendorwatch.streams.core.scoring import Score, score
+from vendorwatch.streams.core.state import VendorState, apply, fold
 
 SLOW = settings(max_examples=150, deadline=None)
 

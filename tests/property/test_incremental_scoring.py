@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event
-from vendorwatch.streams.policy import Policy, policy_from_dict
-from vendorwatch.streams.scoring import Score, score
-from vendorwatch.streams.state import VendorState, apply, fold
+from vendorwatch.streams.core.policy import Policy, policy_from_dict
+from vendorwatch.streams.core.scoring import Score, score
+from vendorwatch.streams.core.state import VendorState, apply, fold
 
 SETTINGS = settings(max_examples=120, deadline=None)
 

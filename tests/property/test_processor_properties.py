@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event
-from vendorwatch.streams.processor import Processor, explained_differently
-from vendorwatch.streams.scoring import score
+from vendorwatch.streams.core.processor import Processor, explained_differently
+from vendorwatch.streams.core.scoring import score
 
 VENDORS = ["acme", "globex"]
 

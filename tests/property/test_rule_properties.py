@@ -1,6 +1,6 @@
 """Alert rules skip events that cannot change their verdict; the skipping must be exact.
 
-`alerts.rules._may_change` is what keeps rule evaluation O(1) for most events. This property
+`streams.core.rules._may_change` is what keeps rule evaluation O(1) for most events. This property
 runs every generated history twice, once as shipped and once re-evaluating every rule on every
 event, and requires the same transitions, in the same order, with the same ids.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from event_strategies import POLICY, histories
 from hypothesis import given, settings
 
-from vendorwatch.alerts import rules
 from vendorwatch.schemas import Event
-from vendorwatch.streams.processor import Processor
+from vendorwatch.streams.core import rules
+from vendorwatch.streams.core.processor import Processor
 
 
 def _transitions(history: list[Event]) -> list[dict[str, object]]:

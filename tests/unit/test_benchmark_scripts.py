@@ -20,7 +20,7 @@ import run_all  # noqa: E402
 import synthetic  # noqa: E402
 
 from vendorwatch.schemas import EVENT_TYPES, parse_event  # noqa: E402
-from vendorwatch.streams.heap import YOUNG_THRESHOLD, bulk_fold, tune_collector  # noqa: E402
+from vendorwatch.streams.core.heap import YOUNG_THRESHOLD, bulk_fold, tune_collector  # noqa: E402
 
 
 def test_synthetic_events_are_valid_deterministic_and_cover_every_type() -> None:

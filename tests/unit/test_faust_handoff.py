@@ -1,4 +1,4 @@
-"""The consumer hand-off fast path (streams/faust_handoff.py) on a real mode Service.
+"""The consumer hand-off fast path (streams/worker/faust_handoff.py) on a real mode Service.
 
 The hand-off must behave like mode's ``wait_first`` in every case the fetch loop meets: a put
 that completes at once, a put that blocks and completes later, a put still blocked when the flow
@@ -14,7 +14,7 @@ import pytest
 from faust.transport.consumer import Consumer
 from mode import Service
 
-from vendorwatch.streams import faust_handoff
+from vendorwatch.streams.worker import faust_handoff
 
 
 class _Flow(Service):

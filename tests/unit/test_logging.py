@@ -14,7 +14,7 @@ import textwrap
 
 import orjson
 
-from vendorwatch.streams.deadletter import MAX_LOGGED_ID_CHARS, claimed_ids, claimed_in
+from vendorwatch.streams.kafka_io.deadletter import MAX_LOGGED_ID_CHARS, claimed_ids, claimed_in
 
 SECRET = "hooks-secret-value-0123456789abcdef"
 

@@ -7,7 +7,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vendorwatch.streams.partitioning import vendor_partitioner
+from vendorwatch.streams.kafka_io.partitioning import vendor_partitioner
 
 
 @given(key=st.binary(min_size=0, max_size=80), count=st.integers(min_value=1, max_value=64))

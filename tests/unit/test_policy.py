@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from vendorwatch.streams.policy import (
+from vendorwatch.streams.core.policy import (
     SEVERITIES,
     Policy,
     PolicyError,

@@ -1,4 +1,4 @@
-"""The pure half of replay (`streams/replay.py`): folding records, merging jobs, reports, plans.
+"""The pure half of replay (`streams/replay/run.py`): folding records, merging jobs, reports, plans.
 
 No broker here: records are real aiokafka `ConsumerRecord`s built from the demo scenario, the
 same objects the reader hands to the sink. The integration suites check the reading.
@@ -15,25 +15,22 @@ import typer
 from aiokafka import ConsumerRecord
 
 from vendorwatch.schemas.codec import encode_event, parse_event
-from vendorwatch.streams.app import score_record as live_score_record
-from vendorwatch.streams.eventfile import demo_scenario_path
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.processor import Processor
-from vendorwatch.streams.replay import (
+from vendorwatch.streams.cli.replay import parse_end_offsets, parse_start
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.replay.eventfile import demo_scenario_path
+from vendorwatch.streams.replay.export import ExportSink
+from vendorwatch.streams.replay.reader import Window
+from vendorwatch.streams.replay.rebuild import current_firing, plan_rebuild
+from vendorwatch.streams.replay.reports import backtest_report, replay_items, score_record
+from vendorwatch.streams.replay.run import (
     AlertMark,
-    ExportSink,
     PolicyResult,
     ReplaySink,
     ScoreChange,
-    Window,
-    backtest_report,
-    current_firing,
     plan_jobs,
-    plan_rebuild,
-    replay_items,
-    score_record,
 )
-from vendorwatch.streams.replay_cli import parse_end_offsets, parse_start
+from vendorwatch.streams.worker.app import score_record as live_score_record
 
 HIGHER = Path(__file__).resolve().parents[2] / "streams/data/policies/higher_stake_threshold.yaml"
 

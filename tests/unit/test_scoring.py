@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from vendorwatch.schemas import Event, parse_event
-from vendorwatch.streams import scoring
-from vendorwatch.streams.policy import load_policy
-from vendorwatch.streams.scoring import MAX_CITED_FACTS, Score, score, score_all
-from vendorwatch.streams.state import VendorState, apply, fold
+from vendorwatch.streams.core import scoring
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.scoring import MAX_CITED_FACTS, Score, score, score_all
+from vendorwatch.streams.core.state import VendorState, apply, fold
 
 POLICY = load_policy()
 T0 = datetime(2025, 6, 1, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The `vendorwatch` command line, one module per command group. Nothing imports this package."""

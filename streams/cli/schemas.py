@@ -1,0 +1,23 @@
+"""`vendorwatch schemas export`: JSON Schemas for producers in other languages (offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vendorwatch.schemas.export import export_schemas
+from vendorwatch.streams.cli.common import app, console
+
+schemas_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write one JSON Schema per type.")],
+) -> None:
+    """Write the JSON Schema of every event type, for producers in other languages."""
+    written = export_schemas(directory)
+    console.print(f"wrote {len(written)} schemas to {directory}")

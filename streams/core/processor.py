@@ -1,0 +1,214 @@
+"""The scoring step of the live pipeline, without Faust: states per partition, idempotent apply,
+and "publish only what changed".
+
+Why the state is rebuilt from `vendorwatch.events` instead of restored from a table changelog:
+the events topic *is* the changelog of this fold (it never expires and the fold is a pure
+function of it), and restoring a changelog on the embedded broker is exactly what BROKER.md's
+deviation 1 breaks (the last update of each changelog partition came back missing). So when a
+worker meets a partition it has not loaded, it folds that partition's history up to its end (a
+fetch high watermark: no ListOffsets involved), then carries on. Only the worker that owns a
+partition writes to it (streams/worker/app.py), so the end cannot move during the read. The rebuilt
+scores become the "last published" baseline, so nothing is re-published and nothing that was
+published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
+
+Why the per-event work is numbers only: the live agent and replay run `process` for every
+event, and an explained `Score` (a contribution per signal with its event ids and words) costs
+more than everything else the event needs. So `process` computes the score's numbers
+(`scoring.Figures`), decides "changed" from them (`Figures.explained_differently`, which says
+exactly what `explained_differently` says of the two explained scores), runs the alert rules on
+them, and the explained `Score` is built only when something reads `Outcome.current` or
+`previous`, `Processor.published` or a transition's contributions: the live agent when it
+publishes, replay at the end. Whenever that is, it is the score as of that event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core.heap import bulk_fold
+from vendorwatch.streams.core.policy import Policy
+from vendorwatch.streams.core.rules import AlertState, Transition, evaluate
+from vendorwatch.streams.core.scoring import Figures, Score, figures
+from vendorwatch.streams.core.state import VendorState, apply
+
+PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None]]]]
+"""Reads the whole history of one partition in offset order: each event with the raw offset it
+was scored from (None when the record does not say: written by an older worker)."""
+
+
+class Outcome:
+    """What applying one event did: its score if that or its explanation changed, and the
+    alerts that started or ended.
+
+    `current` and `previous` are explained `Score`s, built when first read: most outcomes are
+    never asked for them (replay reads a vendor's last change at the end; the live agent reads
+    them when it publishes), and building one costs more than the rest of the event. They are
+    the same whenever they are read (`Figures` pins the facts they explain).
+    """
+
+    __slots__ = (
+        "changed",
+        "duplicate",
+        "event",
+        "figures",
+        "previous_figures",
+        "state",
+        "transitions",
+    )
+
+    def __init__(
+        self,
+        event: Event,
+        state: VendorState,
+        previous: Figures | None,
+        current: Figures,
+        changed: bool,
+        duplicate: bool,
+        transitions: list[Transition] | None = None,
+    ) -> None:
+        self.event = event
+        self.state = state
+        self.previous_figures = previous
+        """The numbers of the score last published before this event (None: nothing yet)."""
+        self.figures = current
+        """The numbers of the vendor's score after this event."""
+        self.changed = changed
+        self.duplicate = duplicate
+        self.transitions: list[Transition] = [] if transitions is None else transitions
+
+    @property
+    def current(self) -> Score:
+        """The vendor's explained score after this event (the one published if `changed`)."""
+        return self.figures.explain()
+
+    @property
+    def previous(self) -> Score | None:
+        """The explained score last published before this event."""
+        previous = self.previous_figures
+        return None if previous is None else previous.explain()
+
+
+def explained_differently(previous: Score, current: Score) -> bool:
+    """True when the score *or its explanation* differs: value, severity, name, contributions
+    (points, event ids, details), data at stake and its event ids, likelihood, policy.
+
+    Why not only value and severity: the last record per vendor on the scores topic is what
+    GET /vendors/{id} shows, and it must explain the score the offline fold gives. A saturated
+    score (or a 0 with no risk signals) keeps its value while new events change its reasons or
+    the data at stake; publishing only on a value change left those stale. `as_of` and
+    `event_count` alone do not count: they move with every event.
+
+    `Processor` decides the same thing from numbers (`Figures.explained_differently`); this is
+    the definition it is held to (tests/property/test_processor_properties.py).
+    """
+    return (
+        previous.score != current.score
+        or previous.severity != current.severity
+        or previous.name != current.name
+        or previous.contributions != current.contributions
+        or previous.data_event_ids != current.data_event_ids
+        or previous.data_at_stake != current.data_at_stake
+        or previous.likelihood != current.likelihood
+        or previous.policy_version != current.policy_version
+    )
+
+
+@dataclass(slots=True)
+class Processor:
+    """Per-partition vendor states, the last score published for each vendor and its alerts."""
+
+    policy: Policy
+    states: dict[int, dict[str, VendorState]] = field(default_factory=dict)
+    last_published: dict[str, Figures] = field(default_factory=dict)
+    """Per vendor, the numbers of the score last published (`published` explains them)."""
+    alerts: dict[str, AlertState] = field(default_factory=dict)
+
+    @property
+    def published(self) -> dict[str, Score]:
+        """The last score published for each vendor, explained (built on each call)."""
+        return {vendor: numbers.explain() for vendor, numbers in self.last_published.items()}
+
+    def loaded(self, partition: int) -> bool:
+        return partition in self.states
+
+    def vendors(self) -> Iterable[VendorState]:
+        for states in self.states.values():
+            yield from states.values()
+
+    async def ensure_loaded(
+        self, partition: int, offset: int, loader: PartitionLoader
+    ) -> tuple[int, list[Outcome]]:
+        """Fold the partition's history if this worker has not yet. Returns how many events it
+        folded (0 when the partition was already loaded) and the outcomes to publish again.
+
+        `offset` is the raw offset of the message in hand: the partition's committed position.
+        Events the history holds from raw offsets at or past it were written by a worker that
+        stopped before it could commit them (a crash), so whether their scores and alerts went
+        out is unknown: their outcomes that changed something are returned for the agent to
+        publish (the view keeps the latest score, the notifier drops a transition id it has
+        seen). Their raw messages come again and are then known ids: nothing is written twice.
+        """
+        if partition in self.states:
+            return 0, []
+        count = 0
+        self.states[partition] = {}
+        again: list[Outcome] = []
+        history = await loader(partition)
+        with bulk_fold():  # a partition's whole history at once: see streams/core/heap.py
+            for event, source in history:
+                count += 1
+                outcome = self.process(partition, event)  # same path as live
+                if (
+                    source is not None
+                    and source >= offset
+                    and (outcome.changed or outcome.transitions)
+                ):
+                    again.append(outcome)
+        return count, again
+
+    def in_history(self, partition: int, event: Event) -> bool:
+        """Whether this worker has already scored this event id (a redelivery, or an event a
+        rebuild found in the history): the agent then does not write it to the history again,
+        so the history keeps one copy, in the order it was scored."""
+        state = self.states.get(partition, {}).get(event.subject)
+        return state is not None and event.id in state.seen
+
+    def forget(self, partition: int) -> list[str]:
+        """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""
+        dropped = list(self.states.pop(partition, {}))
+        for vendor_id in dropped:
+            self.last_published.pop(vendor_id, None)
+            self.alerts.pop(vendor_id, None)
+        return dropped
+
+    def process(self, partition: int, event: Event) -> Outcome:
+        """Apply one event; report its vendor's new score and whether it differs from the last
+        published one (a redelivered event id is a no-op).
+
+        Only numbers are computed here (`Figures`): whether the score changed is decided from
+        them, the alert rules work from them, and the explained `Score` is built only when
+        someone reads it.
+        """
+        subject = event.subject
+        states = self.states.get(partition)
+        if states is None:
+            states = self.states[partition] = {}
+        state = states.get(subject)
+        if state is None:
+            state = states[subject] = VendorState(subject)
+        previous = self.last_published.get(subject)
+        duplicate = event.id in state.seen
+        if duplicate and previous is not None:
+            return Outcome(event, state, previous, previous, False, True)
+        apply(state, event)
+        current = figures(state, self.policy)
+        changed = previous is None or current.explained_differently(previous)
+        if changed:
+            self.last_published[subject] = current
+        alert_state = self.alerts.get(subject)
+        if alert_state is None:
+            alert_state = self.alerts[subject] = AlertState(subject)
+        transitions = evaluate(alert_state, previous, current, state, event, self.policy)
+        return Outcome(event, state, previous, current, changed, duplicate, transitions)
