@@ -96,7 +96,7 @@ def parse_event(data: bytes | bytearray | memoryview | str) -> Event:
     general path, `orjson.loads` then `validate_event`, which upcasts older schema versions and
     words the errors: input that fails the direct validation, and events that declare a
     vendorwatch schema version other than the current one. Both paths accept the same events
-    and build the same models (tests/property/test_codec_properties.py holds them to it).
+    and build the same models (tests/schemas/test_codec_properties.py holds them to it).
     """
     if len(data) > MAX_EVENT_BYTES:
         raise InvalidEvent(

@@ -101,7 +101,7 @@ def explained_differently(previous: Score, current: Score) -> bool:
     `event_count` alone do not count: they move with every event.
 
     `Processor` decides the same thing from numbers (`Figures.explained_differently`); this is
-    the definition it is held to (tests/property/test_processor_properties.py).
+    the definition it is held to (tests/streams/core/test_processor_properties.py).
     """
     return (
         previous.score != current.score

@@ -29,7 +29,7 @@ the score (mitigation with nothing to offset) never formats its words at all.
 
 Both ways run the same float operations in the same order (terms in (event time, id) order,
 datasets by id, stakes by strength), so the cached score equals the from-scratch score exactly,
-whatever order the events arrived in; `tests/property` holds both to that.
+whatever order the events arrived in; `tests/streams/core` holds both to that.
 """
 
 from __future__ import annotations

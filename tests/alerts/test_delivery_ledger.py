@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import orjson
-from delivery_helpers import run
 
+from tests.alerts.delivery_helpers import run
 from vendorwatch.alerts.ledger import FileDeliveryLedger, InMemoryDeliveryLedger
 
 

@@ -8,7 +8,9 @@ from collections import deque
 
 import orjson
 import pytest
-from delivery_helpers import (
+from prometheus_client import REGISTRY
+
+from tests.alerts.delivery_helpers import (
     FakeTime,
     RecordingMetrics,
     ScriptedSink,
@@ -19,8 +21,6 @@ from delivery_helpers import (
     throttled,
     transient,
 )
-from prometheus_client import REGISTRY
-
 from vendorwatch.alerts.delivery import DLQ_SCHEMA, Deliverer, RetryPolicy, dlq_record
 from vendorwatch.alerts.ledger import InMemoryDeliveryLedger
 from vendorwatch.alerts.notification import Notification

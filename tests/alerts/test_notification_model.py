@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from delivery_helpers import T0, item, notification
 from pydantic import ValidationError
 
+from tests.alerts.delivery_helpers import T0, item, notification
 from vendorwatch.alerts.notification import (
     AlertItem,
     ContributionView,

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from rules_helpers import default_policy, demo_events, event, run_events
 
+from tests.streams.core.rules_helpers import default_policy, demo_events, event, run_events
 from vendorwatch.alerts.notifier import Notifier
 from vendorwatch.alerts.silences import SilenceBook, expire_record, new_silence
 from vendorwatch.streams.core.policy import Policy

@@ -11,10 +11,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
+from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from vendorwatch.streams.kafka_io.topics import ALERTS_DLQ, EVENTS_DLQ
 from vendorwatch.streams.worker import metrics
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client.metrics import MetricWrapperBase
 
+from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.worker import metrics
 from vendorwatch.streams.worker.metrics import LATENCY_BUCKETS

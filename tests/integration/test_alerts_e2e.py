@@ -30,8 +30,8 @@ import httpx
 import orjson
 import pytest
 import yaml
-from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
+from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from vendorwatch.alerts.notification import Notification
 from vendorwatch.alerts.sinks.webhook import (
     IDEMPOTENCY_HEADER,

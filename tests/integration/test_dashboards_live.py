@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 
+from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from vendorwatch.streams.embedded.broker import EmbeddedBroker
 from vendorwatch.streams.kafka_io import topics
 

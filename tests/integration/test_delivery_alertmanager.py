@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import require_tool
 
+from tests.conftest import require_tool
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.notification import AlertItem, ContributionView, Notification
 from vendorwatch.alerts.sinks.alertmanager import AlertmanagerSink

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
-from conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
 from vendorwatch.streams.embedded.broker import EmbeddedBroker
 from vendorwatch.streams.kafka_io import topics
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import require_tool
 
+from tests.conftest import require_tool
 from vendorwatch.streams.embedded.broker import free_loopback_port
 from vendorwatch.streams.embedded.compat_proxy import CompatProxy
 from vendorwatch.streams.kafka_io import topics

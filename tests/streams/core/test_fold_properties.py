@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from event_strategies import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import (
     END,
     POLICY,
     VENDORS,
@@ -18,9 +21,6 @@ from event_strategies import (
     histories,
     instants,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core.policy import SEVERITIES, Policy, SeverityBands, policy_from_dict
 from vendorwatch.streams.core.scoring import Score, score

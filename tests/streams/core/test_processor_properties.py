@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import random
 
-from event_strategies import POLICY, histories
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.strategies import POLICY, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core.processor import Processor, explained_differently
 from vendorwatch.streams.core.scoring import score

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pydantic
 import pytest
-from event_examples import PAYLOADS, example
 
+from tests.schemas.event_examples import PAYLOADS, example
 from vendorwatch.schemas import EVENT_TYPES, InvalidEvent, encode_event, parse_event
 from vendorwatch.schemas.codec import MAX_EVENT_BYTES, event_to_dict
 

@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from event_examples import example
 
+from tests.schemas.event_examples import example
 from vendorwatch.schemas import EVENT_TYPES
 from vendorwatch.schemas.export import export_schemas, json_schemas, render
 from vendorwatch.streams.replay.eventfile import demo_scenario_path

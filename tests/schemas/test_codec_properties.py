@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from event_strategies import raw_events
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.strategies import raw_events
 from vendorwatch.schemas import InvalidEvent, encode_event, parse_event, validate_event
 from vendorwatch.schemas.codec import event_to_dict
 from vendorwatch.schemas.versions import dataschema_for

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from delivery_helpers import T0, item, notification
-
+from tests.alerts.delivery_helpers import T0, item, notification
 from vendorwatch.alerts.notification import ContributionView
 from vendorwatch.alerts.sinks.alertmanager import contributions_text, to_postable_alerts
 

@@ -7,9 +7,9 @@ event, and requires the same transitions, in the same order, with the same ids.
 
 from __future__ import annotations
 
-from event_strategies import POLICY, histories
 from hypothesis import given, settings
 
+from tests.strategies import POLICY, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core import rules
 from vendorwatch.streams.core.processor import Processor

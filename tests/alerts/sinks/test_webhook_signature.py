@@ -7,11 +7,11 @@ import hmac
 from datetime import UTC, datetime
 
 import pytest
-from delivery_helpers import notification
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+from tests.alerts.delivery_helpers import notification
 from vendorwatch.alerts.sinks.webhook import SignatureError, sign, verify_signature
 
 SECRET = "whsec-7d1f0c9a4b2e8f63"

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
-from event_strategies import POLICY, events, histories
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.strategies import POLICY, events, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core import scoring
 from vendorwatch.streams.core.processor import Processor

@@ -9,10 +9,10 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from delivery_helpers import T0, item, notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.alerts.delivery_helpers import T0, item, notification
 from vendorwatch.alerts.notification import (
     SEVERITIES,
     AlertItem,
@@ -30,7 +30,7 @@ from vendorwatch.alerts.sinks.slack import (
     truncate,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 

@@ -32,7 +32,7 @@ from vendorwatch.streams.replay.run import (
 )
 from vendorwatch.streams.worker.app import score_record as live_score_record
 
-HIGHER = Path(__file__).resolve().parents[2] / "streams/data/policies/higher_stake_threshold.yaml"
+HIGHER = Path(__file__).resolve().parents[3] / "streams/data/policies/higher_stake_threshold.yaml"
 
 
 def demo_values() -> list[bytes]:

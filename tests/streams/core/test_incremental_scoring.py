@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from event_strategies import END, POLICY, VENDORS, histories, instants
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.strategies import END, POLICY, VENDORS, histories, instants
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core.policy import Policy, policy_from_dict
 from vendorwatch.streams.core.scoring import Score, score

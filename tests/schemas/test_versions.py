@@ -6,8 +6,8 @@ import copy
 
 import orjson
 import pytest
-from event_examples import example
 
+from tests.schemas.event_examples import example
 from vendorwatch.schemas import EVENT_TYPES, InvalidEvent, encode_event, parse_event
 from vendorwatch.schemas.versions import (
     CURRENT_VERSIONS,

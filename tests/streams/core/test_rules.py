@@ -12,7 +12,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rules_helpers import (
+
+from tests.streams.core.rules_helpers import (
     T0,
     days,
     default_policy,
@@ -24,7 +25,6 @@ from rules_helpers import (
     restricted_data,
     run_events,
 )
-
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.rules import fingerprint
 
