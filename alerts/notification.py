@@ -16,11 +16,7 @@ from typing import Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
-"""Alert and score severity, lowest first."""
-
-SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
-"""All severities in ascending order; the index is the rank."""
+from vendorwatch.streams.core.policy import SEVERITIES, Severity
 
 Status = Literal["firing", "resolved"]
 

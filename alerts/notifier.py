@@ -24,6 +24,7 @@ from vendorwatch.alerts.notification import (
     ContributionView,
     Notification,
     max_severity,
+    severity_rank,
 )
 from vendorwatch.alerts.silences import SilenceBook
 from vendorwatch.streams.core.policy import Policy
@@ -86,7 +87,7 @@ def build_notification(
     items.sort(
         key=lambda i: (
             i.status != "firing",
-            -["info", "low", "medium", "high", "critical"].index(i.severity),
+            -severity_rank(i.severity),
             i.rule,
         )
     )

@@ -55,11 +55,12 @@ import orjson
 from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
+from vendorwatch.streams.core._incremental import score  # the live path's engine
 from vendorwatch.streams.core.heap import tune_collector
 from vendorwatch.streams.core.policy import Policy, load_policy
-from vendorwatch.streams.core.scoring import Score, score, score_all
+from vendorwatch.streams.core.scoring import Score, score_all
 from vendorwatch.streams.core.state import VendorState, apply
-from vendorwatch.streams.replay.eventfile import fold_lines
+from vendorwatch.streams.eventfile import fold_lines
 
 TARGET_EVENTS_PER_SECOND = 100_000
 RESULTS = Path(__file__).parent / "results"

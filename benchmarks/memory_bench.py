@@ -45,7 +45,7 @@ from vendorwatch.schemas.codec import parse_event
 from vendorwatch.streams.core.heap import tune_collector
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.processor import Processor
-from vendorwatch.streams.replay.eventfile import fold_lines
+from vendorwatch.streams.eventfile import fold_lines
 
 RESULTS = Path(__file__).parent / "results"
 PARTITIONS = 4

@@ -61,10 +61,11 @@ from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.embedded.broker import EmbeddedBroker, create_topics, free_loopback_port
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.kafka_io.compat import FAUST_BROKER_SETTINGS, apply_aiokafka_workarounds
+from vendorwatch.streams.kafka_io.compat import FAUST_BROKER_SETTINGS
 from vendorwatch.streams.logs import configure_logging
 from vendorwatch.streams.worker import faust_handoff
 from vendorwatch.streams.worker.app import PRODUCED_AT_HEADER
+from vendorwatch.streams.worker.faust_compat import apply_faust_workarounds
 
 TARGET_RATIO_TO_FAUST = 0.8
 TARGET_P99_MS = 250.0
@@ -192,7 +193,7 @@ def bare_faust_child(
     import faust
     from faust.worker import Worker
 
-    apply_aiokafka_workarounds()
+    apply_faust_workarounds()
     if handoff:
         faust_handoff.install()
     app = faust.App(

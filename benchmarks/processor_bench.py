@@ -43,7 +43,7 @@ from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core import processor as new_processor
 from vendorwatch.streams.core.heap import tune_collector
 from vendorwatch.streams.core.policy import Policy, load_policy
-from vendorwatch.streams.replay.run import run as new_replay
+from vendorwatch.streams.replay import run as new_replay
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -13,7 +13,7 @@ validating
 
 Reported: events/s of each and (b)/(a); the target is (b)/(a) >= 0.5. The scores digest of every
 replay must be equal (jobs do not change results), and every read must count exactly the events
-produced (the end comes from a fetch high watermark: BROKER.md deviation 1).
+produced (the end comes from a fetch high watermark: docs/broker.md, deviation 1).
 
     python benchmarks/replay_bench.py                    # 1,000,000 events, 10,000 vendors
     python benchmarks/replay_bench.py --events 100000    # quick

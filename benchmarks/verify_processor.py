@@ -43,20 +43,38 @@ from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import Policy, load_policy
 from vendorwatch.streams.core.processor import Processor
-from vendorwatch.streams.replay.eventfile import demo_scenario_path, open_events, read_events
-from vendorwatch.streams.replay.run import run as new_replay
+from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.replay import reports as replay_reports
+from vendorwatch.streams.replay import run as replay_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "vendorwatch_reference"
 """The package name the reference commit's modules are registered under."""
 MODULES = (
-    ("streams/core/scoring.py", "scoring", "vendorwatch.streams.core.scoring"),
-    ("streams/core/rules.py", "rules", "vendorwatch.streams.core.rules"),
-    ("streams/core/processor.py", "processor", "vendorwatch.streams.core.processor"),
-    ("streams/replay/run.py", "replay", "vendorwatch.streams.replay.run"),
+    ("streams/scoring.py", "scoring", "vendorwatch.streams.scoring"),
+    ("alerts/rules.py", "rules", "vendorwatch.alerts.rules"),
+    ("streams/processor.py", "processor", "vendorwatch.streams.processor"),
+    ("streams/replay.py", "replay", "vendorwatch.streams.replay"),
 )
 """(path in the repository, module name under OLD, the name its importers use), in import
 order: each module's imports of the ones before it are pointed at the reference copies."""
+
+CURRENT = (
+    ("from vendorwatch.streams import topics", "from vendorwatch.streams.kafka_io import topics"),
+    ("vendorwatch.streams.heap", "vendorwatch.streams.core.heap"),
+    ("vendorwatch.streams.history", "vendorwatch.streams.kafka_io.history"),
+    ("vendorwatch.streams.kafka_compat", "vendorwatch.streams.kafka_io.compat"),
+    ("vendorwatch.streams.policy", "vendorwatch.streams.core.policy"),
+    ("vendorwatch.streams.state", "vendorwatch.streams.core.state"),
+)
+"""The reference commit's other imports, renamed to where those modules live in this tree."""
+
+new_replay = types.SimpleNamespace(
+    ReplaySink=replay_run.ReplaySink,
+    PolicyResult=replay_run.PolicyResult,
+    score_record=replay_reports.score_record,
+)
+"""This tree's replay, with the names the reference's single `replay` module had."""
 
 
 REFERENCE = "d5f1aec"
@@ -81,6 +99,8 @@ def load_reference(base: str) -> dict[str, types.ModuleType]:
                 f"{shown.stderr.strip()}"
             )
         source = shown.stdout
+        for old_name, new_name in CURRENT:
+            source = source.replace(old_name, new_name)
         for _, earlier, earlier_original in MODULES:
             if earlier in loaded:
                 source = source.replace(

@@ -1,4 +1,4 @@
-"""Render the README's sample Slack message from the Scale AI case (FACTS.md).
+"""Render the README's sample Slack message from the Scale AI case.
 
     .venv/bin/python alerts/examples/render_example.py            # JSON payload only
     .venv/bin/python alerts/examples/render_example.py --png      # also docs/slack_message.png
@@ -25,7 +25,7 @@ from vendorwatch.alerts.silences import SilenceBook
 from vendorwatch.alerts.sinks.slack import render_blocks
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.processor import Processor
-from vendorwatch.streams.replay.eventfile import demo_scenario_path, read_events
+from vendorwatch.streams.eventfile import demo_scenario_path, read_events
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -23,8 +23,8 @@ from vendorwatch.streams.cli.live import run_live_table
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.scoring import score_all
 from vendorwatch.streams.core.state import fold
+from vendorwatch.streams.eventfile import demo_scenario_path, iter_lines, read_events
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.replay.eventfile import demo_scenario_path, iter_lines, read_events
 from vendorwatch.streams.settings import Settings
 from vendorwatch.streams.worker.app import create_pipeline
 from vendorwatch.streams.worker.pipeline import Pipeline

@@ -25,7 +25,7 @@ from vendorwatch.streams.cli.common import (
 )
 from vendorwatch.streams.cli.render import scores_table
 from vendorwatch.streams.core.scoring import score_all
-from vendorwatch.streams.replay.eventfile import demo_scenario_path, fold_lines, open_events
+from vendorwatch.streams.eventfile import demo_scenario_path, fold_lines, open_events
 
 
 @app.command()

@@ -3,7 +3,7 @@ and "publish only what changed".
 
 Why the state is rebuilt from `vendorwatch.events` instead of restored from a table changelog:
 the events topic *is* the changelog of this fold (it never expires and the fold is a pure
-function of it), and restoring a changelog on the embedded broker is exactly what BROKER.md's
+function of it), and restoring a changelog on the embedded broker is exactly what docs/broker.md's
 deviation 1 breaks (the last update of each changelog partition came back missing). So when a
 worker meets a partition it has not loaded, it folds that partition's history up to its end (a
 fetch high watermark: no ListOffsets involved), then carries on. Only the worker that owns a
@@ -14,7 +14,7 @@ published is lost. Replay (`vendorwatch replay`) runs the same `Processor`.
 Why the per-event work is numbers only: the live agent and replay run `process` for every
 event, and an explained `Score` (a contribution per signal with its event ids and words) costs
 more than everything else the event needs. So `process` computes the score's numbers
-(`scoring.Figures`), decides "changed" from them (`Figures.explained_differently`, which says
+(`_incremental.Figures`), decides "changed" from them (`Figures.explained_differently`, which says
 exactly what `explained_differently` says of the two explained scores), runs the alert rules on
 them, and the explained `Score` is built only when something reads `Outcome.current` or
 `previous`, `Processor.published` or a transition's contributions: the live agent when it
@@ -27,10 +27,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core._incremental import Figures, figures
 from vendorwatch.streams.core.heap import bulk_fold
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import AlertState, Transition, evaluate
-from vendorwatch.streams.core.scoring import Figures, Score, figures
+from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply
 
 PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None]]]]

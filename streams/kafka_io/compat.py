@@ -1,6 +1,6 @@
 """Where vendorwatch works around the ways Tansu differs from Apache Kafka — in one place.
 
-Tansu (the embedded broker, see BROKER.md) speaks the Kafka protocol but differs from Kafka in a
+Tansu (the embedded broker, docs/broker.md) speaks the Kafka protocol but differs from Kafka in a
 few ways this project meets. Each deviation has a conformance test in
 ``tests/integration/test_broker_conformance.py`` that asserts the *deviant* behaviour, so we
 notice when Tansu fixes it, and a test that the workaround here gives Kafka's answer. Every
@@ -33,7 +33,8 @@ Deviations and their workaround:
    wait). Faust hard-codes 1500 ms for its worker consumer, so each hop of the pipeline (raw ->
    validate, events -> score, alerts -> notify) added ~0.4 s median, ~0.7 s worst, and a
    single alert took ~2.4 s to reach its webhook on an idle worker -> the worker consumer waits
-   :data:`FAUST_FETCH_MAX_WAIT_MS` (:func:`apply_aiokafka_workarounds`).
+   ``FAUST_FETCH_MAX_WAIT_MS`` (``streams.worker.faust_compat``: the patch touches Faust, so
+   it lives with the worker).
 
 Two more quirks live next to their code: on SIGTERM Tansu waits ~5 s for in-flight long polls,
 so ``EmbeddedBroker`` SIGKILLs after 1 s (``streams/embedded/broker.py``); and aiokafka's own
@@ -215,44 +216,13 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
         log.debug("kafka_compat.consumer_stop_cancelled_error_suppressed")
 
 
-# --- fetch long polls (deviation 8) ----------------------------------------------------------
-
-FAUST_FETCH_MAX_WAIT_MS: Final[int] = 40
-"""The worker consumer's ``fetch_max_wait_ms`` (Faust's is 1500 and not configurable).
-
-On Tansu it bounds how long records sit in the broker before a worker sees them: with 100 ms
-an idle pipeline's produced-to-score p50 was 46 ms, with 40 ms 23-28 ms. On Kafka a long poll
-returns as soon as records arrive, so there the only cost is the empty fetches of an idle
-worker; its CPU stayed at ~7.8% of a core with either value (measured over 30 s).
-"""
-_STOCK_CREATE_WORKER_CONSUMER: Callable[..., Any] | None = None
-
-
-def _shorten_faust_fetch_wait() -> None:
-    global _STOCK_CREATE_WORKER_CONSUMER
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    if _STOCK_CREATE_WORKER_CONSUMER is not None:
-        return
-    stock = AIOKafkaConsumerThread._create_worker_consumer
-
-    def _create_worker_consumer(self: Any, transport: Any) -> Any:
-        consumer = stock(self, transport)
-        consumer._fetch_max_wait_ms = FAUST_FETCH_MAX_WAIT_MS  # read by start() for its fetcher
-        return consumer
-
-    _STOCK_CREATE_WORKER_CONSUMER = stock
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
-
-
 # --- LeaveGroup for generation 0 (deviation 6) ----------------------------------------------
 
 _STOCK_MAYBE_LEAVE_GROUP: Callable[[Any], Awaitable[None]] | None = None
 
 
 def apply_aiokafka_workarounds() -> None:
-    """Make aiokafka leave a consumer group cleanly when the generation is 0, and shorten the
-    Faust worker consumer's fetch long poll (deviation 8). Idempotent.
+    """Make aiokafka leave a consumer group cleanly when the generation is 0. Idempotent.
 
     Why: Tansu numbers the first generation 0 while aiokafka sends LeaveGroup only for
     ``generation > 0``. A Faust worker stopped cleanly in the first generation then stays in
@@ -265,7 +235,6 @@ def apply_aiokafka_workarounds() -> None:
     from aiokafka.consumer.group_coordinator import GroupCoordinator
     from aiokafka.protocol.group import LeaveGroupRequest
 
-    _shorten_faust_fetch_wait()
     if _STOCK_MAYBE_LEAVE_GROUP is not None:
         return
     stock = GroupCoordinator._maybe_leave_group
@@ -295,7 +264,6 @@ __all__ = [
     "BROKER_REBALANCE_TIMEOUT_S",
     "BROKER_SESSION_TIMEOUT_S",
     "FAUST_BROKER_SETTINGS",
-    "FAUST_FETCH_MAX_WAIT_MS",
     "LIST_OFFSETS_LATEST_RELIABLE",
     "OFFSETS_FOR_TIMES_RELIABLE",
     "PROCESSING_GUARANTEE",

@@ -3,7 +3,7 @@
 Used to rebuild a partition's state (its whole history, up to a fetch high watermark) and by
 replay. Reads are
 always bounded by an explicit offset, never by ListOffsets(latest), which the embedded broker
-gets wrong after multi-record batches (BROKER.md deviation 1).
+gets wrong after multi-record batches (docs/broker.md, deviation 1).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import orjson
 from kafka import KafkaProducer
 
 from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
+from vendorwatch.streams.eventfile import LineError, iter_lines
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.replay.eventfile import LineError, iter_lines
 
 
 @dataclass(slots=True)

@@ -12,13 +12,14 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from vendorwatch.schemas.events import iso as iso  # re-exported: replay and the CLI use it
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.compat import fetch_end_offsets
 from vendorwatch.streams.kafka_io.history import HistoryReadError
@@ -58,13 +59,6 @@ class Window:
 
     def contains(self, t: float) -> bool:
         return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
-
-
-def iso(t: float | None) -> str | None:
-    """Unix seconds as the ISO-8601 UTC form the score records use ('...Z')."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- reading the log ---------------------------------------------------------------------------

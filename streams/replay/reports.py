@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core import records
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import Firing
 from vendorwatch.streams.core.scoring import DAY, Score
@@ -62,17 +63,15 @@ def replay_items(
 
 
 def score_record(change: ScoreChange, published_at: float | None = None) -> dict[str, Any]:
-    """The record the live score agent publishes on `vendorwatch.scores` for a change (same
-    fields as `streams.worker.app.score_record`, which needs the Faust app; a test keeps them
-    equal)."""
-    record = change.current.to_dict()
-    record["updated_at"] = record["as_of"]
-    record["caused_by"] = change.caused_by
-    previous = change.previous
-    record["previous_score"] = previous.score if previous else None
-    record["previous_severity"] = previous.severity if previous else None
-    record["published_at"] = time.time() if published_at is None else published_at
-    return record
+    """A replayed change as the record the live worker publishes on `vendorwatch.scores`: the
+    one builder, `streams.core.records.score_record`, so a rebuild writes what the worker would.
+    `published_at` defaults to now (the core takes no clock)."""
+    return records.score_record(
+        change.current,
+        change.previous,
+        change.caused_by,
+        published_at=time.time() if published_at is None else published_at,
+    )
 
 
 # --- backtest ----------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ the score records and alert transitions the live pipeline published, whatever th
 Three rules keep it honest:
 
 * **The end of the log comes from a fetch high watermark, never ListOffsets.** On the embedded
-  broker ListOffsets(latest) reports the last batch's base offset + 1 (BROKER.md deviation 1), so
-  a reader that trusts it silently drops the tail of the last batch. The end is taken once, at
-  the start of the read (`kafka_compat.fetch_end_offsets`), or given explicitly, and the read
-  stops exactly there: events that arrive while it runs are not half-included.
+  broker ListOffsets(latest) reports the last batch's base offset + 1 (docs/broker.md,
+  deviation 1), so a reader that trusts it silently drops the tail of the last batch. The end
+  is taken once, at the start of the read (`kafka_compat.fetch_end_offsets`), or given
+  explicitly, and the read stops exactly there: events that arrive while it runs are not
+  half-included.
 * **Time ranges use the event time in the payload**, not Kafka's time index (deviation 3 makes
   `offsets_for_times` answer 0, and the broker's timestamps are arrival times anyway). So every
   read covers the whole log and filters after decoding; late events land where they belong.

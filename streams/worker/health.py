@@ -4,7 +4,7 @@ Why a sensor: Faust knows what it read and committed per partition, and when it 
 consumer that silently stopped (faust-streaming #175) shows as a partition whose last commit
 keeps ageing while its lag stays above zero, which the Prometheus rules in deploy/ alert on.
 Lag is the fetch high watermark minus the committed offset: the high watermark comes from fetch
-responses, so it is right on the embedded broker too (BROKER.md deviation 1).
+responses, so it is right on the embedded broker too (docs/broker.md, deviation 1).
 """
 
 from __future__ import annotations

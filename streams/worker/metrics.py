@@ -20,12 +20,13 @@ otherwise two workers export the same vendor and dashboards show a stale twin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
+from vendorwatch.schemas.codec import RejectReason as RejectReason  # the one list of reasons
+from vendorwatch.streams.core.policy import SEVERITIES
 from vendorwatch.streams.kafka_io.topics import ALERTS_DLQ, EVENTS_DLQ
 
 # prometheus-client adds a `<name>_created` gauge beside every counter and histogram. Prometheus 2
@@ -34,22 +35,8 @@ from vendorwatch.streams.kafka_io.topics import ALERTS_DLQ, EVENTS_DLQ
 disable_created_metrics()
 
 
-class RejectReason(StrEnum):
-    """Why an input message was sent to the events DLQ: the closed set of ``reason`` labels.
-
-    A closed set keeps the ``vendorwatch_events_rejected_total`` series count fixed; the detail
-    (the validation error, the offending field) goes into the DLQ record, not into a label.
-    """
-
-    INVALID_JSON = "invalid_json"
-    SCHEMA = "schema"
-    UNKNOWN_TYPE = "unknown_type"
-    TOO_LARGE = "too_large"
-    UPCAST_FAILED = "upcast_failed"
-
-
 SEVERITY_LEVELS: Final[Mapping[str, int]] = MappingProxyType(
-    {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+    {severity: rank for rank, severity in enumerate(SEVERITIES)}
 )
 """How ``vendorwatch_vendor_severity`` encodes a severity band as a number (dashboards map back)."""
 

@@ -4,7 +4,7 @@
 Why a replicated view rather than routing to the owner: `GET /vendors` needs every vendor
 anyway, scores are small (one record per change), and a worker stays able to answer while the
 group rebalances. The view is caught up once it has read every partition to the high watermark
-seen in a fetch response (not ListOffsets: BROKER.md deviation 1); `/readyz` waits for that.
+seen in a fetch response (not ListOffsets: docs/broker.md, deviation 1); `/readyz` waits for that.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from tests.schemas.event_examples import example
 from vendorwatch.schemas import EVENT_TYPES
 from vendorwatch.schemas.export import export_schemas, json_schemas, render
-from vendorwatch.streams.replay.eventfile import demo_scenario_path
+from vendorwatch.streams.eventfile import demo_scenario_path
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "json"
 

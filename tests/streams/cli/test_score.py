@@ -20,7 +20,7 @@ from vendorwatch.streams.cli import schemas as _registers_schemas  # noqa: F401
 from vendorwatch.streams.cli import score as _registers_score  # noqa: F401
 from vendorwatch.streams.cli.common import app
 from vendorwatch.streams.core.policy import load_policy
-from vendorwatch.streams.replay.eventfile import demo_scenario_path
+from vendorwatch.streams.eventfile import demo_scenario_path
 
 RISK_SIGNALS = {
     "competitor_ownership",

@@ -19,7 +19,7 @@ from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import Policy, load_policy, policy_from_dict
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.rules import Transition
-from vendorwatch.streams.replay.eventfile import demo_scenario_path, open_events, read_events
+from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -1,10 +1,11 @@
-"""The cached, incremental scoring path gives exactly the from-scratch score.
+"""The incremental engine's cached path gives exactly its from-scratch score.
 
-`score` keeps per-policy aggregates beside each vendor state and brings them forward one fact
-at a time; the from-scratch path (`cached=False`, or any instant before the vendor's latest
-event) rebuilds them from the facts. The design makes both run the same float operations in
-the same order, so these tests demand equality, not closeness: a score must not depend on
-whether it was computed live, replayed, or after a restart.
+`_incremental.score` keeps per-policy aggregates beside each vendor state and brings them
+forward one fact at a time; its from-scratch path (`cached=False`, or any instant before the
+vendor's latest event) rebuilds them from the facts. (That both equal the reference
+`scoring.score` is test_reference_equals_incremental.py.) The design makes both run the same
+float operations in the same order, so these tests demand equality, not closeness: a score must
+not depend on whether it was computed live, replayed, or after a restart.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 
 from tests.strategies import END, POLICY, VENDORS, histories, instants
 from vendorwatch.schemas import Event
+from vendorwatch.streams.core._incremental import score
 from vendorwatch.streams.core.policy import Policy, policy_from_dict
-from vendorwatch.streams.core.scoring import Score, score
+from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply, fold
 
 SETTINGS = settings(max_examples=120, deadline=None)

@@ -16,7 +16,7 @@ from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.processor import Processor
-from vendorwatch.streams.replay.eventfile import demo_scenario_path
+from vendorwatch.streams.eventfile import demo_scenario_path
 
 
 def demo_events() -> list[Event]:

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from vendorwatch.schemas import Event, parse_event
-from vendorwatch.streams.core import scoring
+from vendorwatch.streams.core import _incremental, scoring
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.scoring import MAX_CITED_FACTS, Score, score, score_all
 from vendorwatch.streams.core.state import VendorState, apply, fold
@@ -44,8 +44,9 @@ def scored(*events: Event, at: datetime | None = None) -> Score:
     state = VendorState("acme")
     for event in events:
         apply(state, event)
-    result = score(state, POLICY, at)
-    assert result == score(state, POLICY, at, cached=False)
+    result = score(state, POLICY, at)  # the reference; the live engine must agree
+    assert result == _incremental.score(state, POLICY, at)
+    assert result == _incremental.score(state, POLICY, at, cached=False)
     return result
 
 

@@ -18,19 +18,17 @@ from vendorwatch.schemas.codec import encode_event, parse_event
 from vendorwatch.streams.cli.replay import parse_end_offsets, parse_start
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.core.processor import Processor
-from vendorwatch.streams.replay.eventfile import demo_scenario_path
+from vendorwatch.streams.eventfile import demo_scenario_path
 from vendorwatch.streams.replay.export import ExportSink
 from vendorwatch.streams.replay.reader import Window
 from vendorwatch.streams.replay.rebuild import current_firing, plan_rebuild
-from vendorwatch.streams.replay.reports import backtest_report, replay_items, score_record
+from vendorwatch.streams.replay.reports import backtest_report, replay_items
 from vendorwatch.streams.replay.run import (
     AlertMark,
     PolicyResult,
     ReplaySink,
-    ScoreChange,
     plan_jobs,
 )
-from vendorwatch.streams.worker.app import score_record as live_score_record
 
 HIGHER = Path(__file__).resolve().parents[3] / "streams/data/policies/higher_stake_threshold.yaml"
 
@@ -116,21 +114,6 @@ def test_invalid_records_are_counted_and_skipped_like_live() -> None:
     assert sink.stats.invalid == 1
     assert sink.stats.events == 25
     assert "@" in sink.stats.invalid_examples[0]
-
-
-def test_replay_score_record_is_the_live_agents_record() -> None:
-    policy = load_policy()
-    processor = Processor(policy)
-    outcome = None
-    for value in demo_values():
-        outcome = processor.process(0, parse_event(value))
-    assert outcome is not None
-    live = orjson.loads(live_score_record(outcome))
-    ours = score_record(ScoreChange(outcome.current, outcome.previous, outcome.event.id))
-    assert set(ours) == set(live)
-    live.pop("published_at")
-    ours.pop("published_at")
-    assert ours == live
 
 
 def test_backtest_of_identical_results_has_no_differences() -> None:

@@ -91,7 +91,7 @@ def fold_lines(lines: Iterable[bytes]) -> FoldedFile:
 
 
 def demo_scenario_path() -> Path:
-    """The bundled demo scenario (FACTS.md told from a lab security team's point of view)."""
+    """The bundled demo scenario: the README's Scale AI case, as a lab's security team saw it."""
     return Path(str(resources.files("vendorwatch.streams").joinpath("data/demo_scenario.jsonl")))
 
 

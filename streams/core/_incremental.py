@@ -1,0 +1,842 @@
+"""The live pipeline's scoring engine: the same `Score` as `scoring.score`, in O(1) per event.
+
+Trade-off. `scoring.score` is the reference: it reads a vendor's whole history on every call,
+O(history). The live agent and replay score a vendor after *every* event, which would make a
+vendor's history quadratic to fold. So this module keeps, beside each vendor state and per
+policy version, running aggregates of its facts (`_Aggregates`) and brings them forward with
+the one fact each `apply` adds:
+
+- a decaying sum sum_i b_i x decay(at - t_i) is kept as its value at its latest term (`_Fold`):
+  adding a newer term and reading it at any later instant are each one decay and one add. The
+  reference evaluates the same sum as the same left fold (`scoring.decayed_sum`), so the floats
+  agree exactly;
+- the strongest stake per competitor, the latest word per client and the worth per dataset are
+  kept as facts arrive (a late, out-of-order fact refolds just its own signal);
+- the words that explain a fact are formatted only when an explanation is read, once per fact
+  cited (`Figures` pins each signal with a snapshot that costs nothing while it does not
+  change), because formatting costs more than the arithmetic and most scores are never read;
+- the policy is read through `_Plan`, plain attributes holding the same values as the pydantic
+  policy (the fact rules read half a dozen fields per fact).
+
+What it costs: memory per vendor and policy version (the aggregates), and a second
+implementation of the model. The per-fact rules (`scoring.RULES` and friends), `decay`, the
+citation bound and the `Score` it returns are shared with the reference, not copied; what is
+written twice is how facts combine into signals and signals into a score. Any change there is
+made in `scoring.py` first and brought here until tests/streams/core/
+test_reference_equals_incremental.py passes: it demands equal `Score`s on generated histories,
+including instants before the latest event, late events and a small citation bound.
+
+A score as of an instant before the vendor's latest event (`--as-of`, replay of the past)
+builds the same aggregates from the facts known then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from vendorwatch.streams.core.policy import Policy, Severity, normalise_org
+from vendorwatch.streams.core.scoring import (
+    RULES,
+    Contribution,
+    Describe,
+    Hazard,
+    Score,
+    acquisition_detail,
+    client_detail,
+    client_hazard,
+    dataset_worth,
+    decay,
+    first_cited,
+    funding_detail,
+    instant,
+    stake_detail,
+    stake_hazard,
+    stake_strength,
+    with_uncited,
+)
+from vendorwatch.streams.core.state import (
+    KEYED_BY_CLIENT,
+    KEYED_BY_DATASET,
+    Fact,
+    VendorState,
+    latest,
+)
+
+_FOREVER = math.inf
+
+_new_contribution = cast(Any, tuple.__new__)
+"""`_new_contribution(Contribution, fields)` builds a Contribution in C, without the named
+tuple's Python-level `__new__`; `Figures.explain` makes several per score."""
+
+
+# --- the policy, read fast ---------------------------------------------------------------------
+
+
+def _plain(model: BaseModel) -> SimpleNamespace:
+    """A policy section's fields as plain attributes (nested sections too); values unchanged."""
+    return SimpleNamespace(
+        **{name: _plain(value) if isinstance(value, BaseModel) else value for name, value in model}
+    )
+
+
+class _Plan:
+    """What the fact rules (`scoring.RULES`, ...) read from a policy, at plain-attribute speed.
+
+    A policy is a tree of pydantic models, and reading a pydantic model's field goes through
+    `BaseModel.__getattr__`'s hook: each of the three reads in `policy.signals.workforce_growth`
+    costs several plain attribute reads. The hazard of every fact folded reads half a dozen
+    such fields, which made those reads a large part of building a vendor's aggregates. A
+    plan holds the same values (the same objects: the same numbers, the same arithmetic) in
+    `SimpleNamespace`s, built once per policy version (`_plan`).
+    """
+
+    __slots__ = ("_competitors", "_own_names", "data", "signals")
+
+    def __init__(self, policy: Policy) -> None:
+        self.signals: Any = _plain(policy.signals)
+        self.data: Any = _plain(policy.data)
+        # Policy.competitor and Policy.is_own_organisation read these through the same hook.
+        self._competitors: dict[str, str] = policy._competitor_index
+        self._own_names: frozenset[str] = policy._own_names
+
+    def competitor(self, org: str) -> str | None:
+        """`Policy.competitor`: the competitor `org` names, or None."""
+        return self._competitors.get(normalise_org(org))
+
+    def is_own_organisation(self, org: str) -> bool:
+        """`Policy.is_own_organisation`."""
+        return normalise_org(org) in self._own_names
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(policy: Policy) -> _Plan:
+    """The plan of a policy, per version (same content, same numbers)."""
+    plan = _PLANS.get(policy.version)
+    if plan is None:
+        plan = _PLANS[policy.version] = _Plan(policy)
+    return plan
+
+
+_OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
+"""Unkeyed fact types folded into competitor_ownership rather than a signal of their own."""
+
+Snapshot = tuple[Any, ...]
+"""A signal's explanation pinned as it stands (`_Fold.snapshot`): its first item is the object
+whose `explained_at(snapshot)` reads it back."""
+
+
+class _Fold:
+    """sum_i b_i * 2^(-(at - t_i)/h) over terms added in (event time, id) order.
+
+    Kept as its value at the latest term's time: adding a newer term multiplies by one decay
+    factor and adds, reading at a later `at` multiplies by one more. The numbers depend only on
+    the terms and their order, never on how many calls it took to add them.
+
+    The facts are kept for the explanation, which is put together only when read. It cites the
+    latest `MAX_CITED_FACTS` facts and counts the earlier ones, so its size and cost stay bounded
+    however long the history grows; a fact's detail is formatted the first time it is cited and
+    kept (the facts only ever grow until `clear`), so a live vendor's explanation costs one
+    detail per new fact, not one per fact per score.
+    """
+
+    __slots__ = (
+        "_details",
+        "_explained",
+        "describe",
+        "event_ids",
+        "facts",
+        "half_life",
+        "plan",
+        "snap",
+        "t",
+        "value",
+    )
+
+    def __init__(self, half_life_days: float | None, describe: Describe, plan: _Plan) -> None:
+        self.half_life = half_life_days
+        self.describe = describe
+        self.plan = plan
+        self.clear()
+
+    def clear(self) -> None:
+        self.value = 0.0
+        self.t = -_FOREVER
+        self.facts: list[Fact] = []
+        self.event_ids: list[str] = []
+        self._details: list[str | None] = []
+        """The details of the facts, by index: formatted when first cited, None until then."""
+        self._explained: tuple[tuple[str, ...], str] | None = None
+        self.snap: Snapshot | None = None
+        """What `snapshot` returned since the last change (None: it changed since)."""
+
+    def add(self, fact: Fact, base: float) -> None:
+        """Add a term `base` (> 0) at `fact`'s time, not before the latest term's."""
+        if self.facts:
+            self.value = self.value * decay(self.half_life, fact.t - self.t) + base
+        else:
+            self.value = base
+        self.t = fact.t
+        self.facts.append(fact)
+        self.event_ids.append(fact.event_id)
+        self._explained = None
+        self.snap = None
+
+    def extend(self, facts: Iterable[Fact], base_of: Hazard, plan: _Plan) -> None:
+        """`add` each of `facts`, in order, whose base hazard counts (`_refold`'s loop).
+
+        `add`'s arithmetic is repeated here on locals rather than called: this loop runs for
+        every fact of a vendor each time its aggregates are built (every vendor's first score,
+        `--as-of`). The float operations are `add`'s, in the same order.
+        """
+        kept, event_ids, half_life = self.facts, self.event_ids, self.half_life
+        value, last, before = self.value, self.t, len(kept)
+        for fact in facts:
+            t, event_id, _, data = fact
+            base = base_of(data, plan)
+            if base is not None and base > 0:
+                value = base if not kept else value * decay(half_life, t - last) + base
+                last = t
+                kept.append(fact)
+                event_ids.append(event_id)
+        if len(kept) != before:
+            self.value, self.t = value, last
+            self._explained = None
+            self.snap = None
+
+    def hazard(self, at: float) -> float:
+        """The sum as of `at` (not before the latest term); 0 when empty."""
+        return self.value * decay(self.half_life, at - self.t) if self.facts else 0.0
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        """(event ids, detail) of the contribution; built once per change, not per score."""
+        if self._explained is None:
+            self._explained = self._cited(len(self.facts))
+        return self._explained
+
+    def _cited(self, n: int) -> tuple[tuple[str, ...], str]:
+        """The explanation of the first `n` facts: the latest `MAX_CITED_FACTS` of them cited,
+        their details formatted once (and kept) the first time they are cited."""
+        start = first_cited(n)
+        details = self._details
+        if len(details) < n:
+            details.extend([None] * (n - len(details)))
+        facts, describe, plan = self.facts, self.describe, self.plan
+        for i in range(start, n):
+            if details[i] is None:
+                details[i] = describe(facts[i], plan)
+        cited = cast(list[str], details[start:n])  # every one formatted just above
+        return tuple(self.event_ids[start:n]), with_uncited(start, cited)
+
+    def snapshot(self) -> Snapshot:
+        """This fold's explanation as it stands, to be read now or later (`explained_at`).
+
+        The facts list only grows until `clear` replaces it, so the list and its length pin
+        the explanation down without formatting a word of it.
+        """
+        if self.snap is None:
+            self.snap = (self, self.facts, len(self.facts))
+        return self.snap
+
+    def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
+        """`explained()` as it was when `snap` was taken, however the fold changed since."""
+        _, facts, n = snap
+        if facts is self.facts:
+            if n == len(facts):
+                return self.explained()
+            return self._cited(n)  # the fold grew since: reuse the words formatted so far
+        describe, plan = self.describe, self.plan  # cleared (refolded) since
+        start = first_cited(n)
+        kept = facts[start:n]
+        return (
+            tuple(f.event_id for f in kept),
+            with_uncited(start, [describe(f, plan) for f in kept]),
+        )
+
+
+class _Ownership:
+    """competitor_ownership: the strongest stake per competitor, plus acquisitions and rounds.
+
+    A stake report is the resulting holding, so per competitor only the strongest report counts
+    (equal strength: the earliest report). Reports only ever add candidates, so the strongest
+    can be kept as facts arrive, in any order.
+    """
+
+    __slots__ = (
+        "_explained",
+        "_ordered",
+        "_stakes_explained",
+        "acquired",
+        "best",
+        "funded",
+        "half_life",
+        "plan",
+        "snap",
+    )
+
+    def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
+        self.half_life = half_life_days
+        self.plan = plan
+        self.best: dict[str, tuple[float, Fact, float]] = {}
+        """competitor -> (strength key, the report, its base hazard)."""
+        self.acquired = _Fold(half_life_days, acquisition_detail, plan)
+        self.funded = _Fold(half_life_days, funding_detail, plan)
+        self._ordered: list[tuple[float, Fact, float]] | None = None
+        self._stakes_explained: tuple[list[str], list[str]] | None = None
+        """Ids and details of the ordered stakes: kept while only acquisitions and rounds
+        change, which is how a live vendor's ownership mostly changes."""
+        self._explained: tuple[tuple[str, ...], str] | None = None
+        self.snap: Snapshot | None = None
+
+    def offer_stake(self, fact: Fact) -> None:
+        data: Any = fact.data
+        competitor = self.plan.competitor(data.investor)
+        if competitor is None:
+            return
+        base = stake_hazard(data, self.plan)
+        if base <= 0:
+            return
+        key = stake_strength(base, fact, self.half_life)
+        held = self.best.get(competitor)
+        if held is None or key > held[0] or (key == held[0] and fact < held[1]):
+            self.best[competitor] = (key, fact, base)
+            self._ordered = None
+            self._stakes_explained = None
+            self.changed()
+
+    def changed(self) -> None:
+        self._explained = None
+        self.snap = None
+
+    def ordered(self) -> list[tuple[float, Fact, float]]:
+        if self._ordered is None:
+            self._ordered = sorted(self.best.values(), key=lambda b: (-b[0], b[1]))
+        return self._ordered
+
+    def hazard(self, at: float) -> float:
+        stakes = 0.0
+        if self.best:  # most vendors have no competitor stake
+            half_life = self.half_life
+            for _, fact, base in self.ordered():
+                stakes += base * decay(half_life, at - fact.t)
+        return stakes + self.acquired.hazard(at) + self.funded.hazard(at)
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        if self._explained is None:
+            if self._stakes_explained is None:
+                stakes = self.ordered()
+                self._stakes_explained = (
+                    [fact.event_id for _, fact, _ in stakes],
+                    [stake_detail(fact, self.plan) for _, fact, _ in stakes],
+                )
+            stake_ids, stake_details = self._stakes_explained
+            acquired_ids, acquired_detail = self.acquired.explained()
+            funded_ids, funded_detail = self.funded.explained()
+            ids = (*stake_ids, *acquired_ids, *funded_ids)
+            details = stake_details + [d for d in (acquired_detail, funded_detail) if d]
+            self._explained = (ids, "; ".join(details))
+        return self._explained
+
+    def snapshot(self) -> Snapshot:
+        """See `_Fold.snapshot`: the ordered stakes list is replaced, never changed in place."""
+        if self.snap is None:
+            self.snap = (self, self.ordered(), self.acquired.snapshot(), self.funded.snapshot())
+        return self.snap
+
+    def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
+        """`explained()` as it was when `snap` was taken (the same words, in the same order)."""
+        if snap is self.snap:
+            return self.explained()
+        _, stakes, acquired, funded = snap
+        acquired_ids, acquired_detail = self.acquired.explained_at(acquired)
+        funded_ids, funded_detail = self.funded.explained_at(funded)
+        details = [stake_detail(fact, self.plan) for _, fact, _ in stakes]
+        details += [d for d in (acquired_detail, funded_detail) if d]
+        ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
+        return ids, "; ".join(details)
+
+
+class _PeerPauses:
+    """peer_client_pause: the latest word of every other client, folded in event-time order."""
+
+    __slots__ = ("_fold", "_said", "half_life_days", "latest", "plan", "snap")
+
+    def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
+        self.half_life_days = half_life_days
+        self.plan = plan
+        self.latest: dict[str, tuple[Fact, float]] = {}
+        """client -> (its latest word, when that counts, and the word's base hazard)."""
+        self._fold: _Fold | None = None
+        self._said: dict[str, str] = {}
+        """event id -> detail of the words in `latest` explained so far. Any client's new word
+        refolds them all, and this keeps that from formatting the others' words again."""
+        self.snap: Snapshot | None = None
+
+    def set(self, client: str, fact: Fact) -> None:
+        """`fact` is now the latest about `client`; it replaces what the client said before."""
+        base = client_hazard(fact, self.plan)
+        held = self.latest.get(client)
+        if base is not None and base > 0:
+            self.latest[client] = (fact, base)
+        elif held is None:
+            return
+        else:
+            del self.latest[client]
+        if held is not None:
+            self._said.pop(held[0].event_id, None)
+        self._fold = None
+        self.snap = None
+
+    def _describe(self, fact: Fact, plan: _Plan) -> str:
+        said = self._said.get(fact.event_id)
+        if said is None:
+            said = self._said[fact.event_id] = client_detail(fact, plan)
+        return said
+
+    def fold(self) -> _Fold:
+        if self._fold is None:
+            self._fold = _Fold(self.half_life_days, self._describe, self.plan)
+            # (fact, base) pairs sort by fact: facts are unique, so bases are never compared.
+            for fact, base in sorted(self.latest.values()):
+                self._fold.add(fact, base)
+        return self._fold
+
+    def hazard(self, at: float) -> float:
+        return (self._fold or self.fold()).hazard(at)
+
+    def explained(self) -> tuple[tuple[str, ...], str]:
+        return self.fold().explained()
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot of the fold of the latest words (rebuilt, not changed, when one moves)."""
+        if self.snap is None:
+            self.snap = self.fold().snapshot()
+        return self.snap
+
+
+class _DataAtStake:
+    """The worth of every dataset held, combined as independent exposures (by dataset id)."""
+
+    __slots__ = ("_value", "worth")
+
+    def __init__(self) -> None:
+        self.worth: dict[str, tuple[Fact, float]] = {}
+        self._value: tuple[float, tuple[str, ...], float] | None = None
+
+    def set(self, dataset: str, fact: Fact, plan: _Plan) -> None:
+        """`fact` is now the latest about `dataset`: shared (with its worth) or revoked."""
+        worth = dataset_worth(fact, plan)
+        if worth is not None:
+            self.worth[dataset] = (fact, worth)
+        elif self.worth.pop(dataset, None) is None:
+            return
+        self._value = None
+
+    def value(self) -> tuple[float, tuple[str, ...], float]:
+        """(data at stake 0-1, the data.shared event ids behind it, sorted, and the data at
+        stake rounded as a Score shows it: kept, as it changes far less often than scores)."""
+        if self._value is None:
+            keep = 1.0
+            for dataset in sorted(self.worth):
+                keep *= 1.0 - self.worth[dataset][1]
+            ids = tuple(sorted(fact.event_id for fact, _ in self.worth.values()))
+            self._value = (1.0 - keep, ids, round(1.0 - keep, 4))
+        return self._value
+
+
+class _Aggregates:
+    """What `score` needs from one vendor's facts under one policy, as of an instant.
+
+    `build` makes them from the facts known as of the instant; `update` brings them forward by
+    one newly applied fact. A fact that arrives late (older than the latest of its kind) makes
+    `update` rebuild just that part from the state, so the result is the same as `build`'s.
+    """
+
+    __slots__ = (
+        "data",
+        "mitigation",
+        "name",
+        "ownership",
+        "pauses",
+        "plan",
+        "risks",
+        "summed",
+        "synced",
+    )
+
+    def __init__(self, policy: Policy) -> None:
+        self.plan = plan = _plan(policy)
+        sig = plan.signals
+        self.synced = 0
+        self.name: str | None = None
+        """The registered name, if the vendor is registered."""
+        self.data = _DataAtStake()
+        self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
+        self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
+        self.summed: dict[str, _Fold] = {
+            kind: _Fold(getattr(sig, signal).half_life_days, describe, plan)
+            for kind, (signal, _, describe) in RULES.items()
+            if kind not in _OWNERSHIP_KINDS
+        }
+        self.summed["ownership.acquired"] = self.ownership.acquired
+        self.summed["funding.round"] = self.ownership.funded
+        # (signal name, aggregate) in the order of SIGNALS; the objects are updated in place.
+        self.risks: tuple[tuple[str, Any], ...] = (
+            ("competitor_ownership", self.ownership),
+            ("key_person_to_competitor", self.summed["person.moved"]),
+            ("peer_client_pause", self.pauses),
+            ("security_incident", self.summed["security.incident"]),
+            ("workforce_growth", self.summed["workforce.changed"]),
+            ("demand_surge", self.summed["demand.changed"]),
+        )
+        self.mitigation = self.summed["vendor.statement"]
+
+    @classmethod
+    def build(cls, state: VendorState, policy: Policy, upto: float) -> _Aggregates:
+        agg = cls(policy)
+        for kind in RULES:
+            agg._refold(state, kind, upto)
+        for facts in state.stakes.values():
+            for fact in facts:
+                if fact.t > upto:
+                    break
+                agg.ownership.offer_stake(fact)
+        for client, facts in state.clients.items():
+            fact = latest(facts, upto)
+            if fact is not None:
+                agg.pauses.set(client, fact)
+        for dataset, facts in state.datasets.items():
+            fact = latest(facts, upto)
+            if fact is not None:
+                agg.data.set(dataset, fact, agg.plan)
+        registered = latest(state.by_type.get("vendor.registered", []), upto)
+        agg.name = registered.data.name if registered is not None else None  # type: ignore[attr-defined]
+        agg.synced = state.event_count(upto)
+        return agg
+
+    def _refold(self, state: VendorState, kind: str, upto: float) -> None:
+        """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
+        fold = self.summed[kind]
+        fold.clear()
+        fold.extend(state.facts(kind, upto), RULES[kind].hazard, self.plan)
+        if kind in _OWNERSHIP_KINDS:
+            self.ownership.changed()
+
+    def update(self, state: VendorState, fact: Fact) -> None:
+        """Bring the aggregates forward by `fact`, the one fact applied since they were synced."""
+        kind = fact.type
+        data: Any = fact.data
+        if kind in self.summed:
+            facts = state.by_type[kind]
+            if facts[-1] is not fact:
+                self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
+            else:
+                base = RULES[kind].hazard(data, self.plan)
+                if base is not None and base > 0:
+                    self.summed[kind].add(fact, base)
+                    if kind in _OWNERSHIP_KINDS:
+                        self.ownership.changed()
+        elif kind in KEYED_BY_CLIENT:
+            client = normalise_org(data.client)
+            if state.clients[client][-1] is fact:
+                self.pauses.set(client, fact)
+        elif kind in KEYED_BY_DATASET:
+            if state.datasets[data.dataset][-1] is fact:
+                self.data.set(data.dataset, fact, self.plan)
+        elif kind == "ownership.stake_acquired":
+            self.ownership.offer_stake(fact)
+        elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
+            self.name = data.name
+        self.synced += 1
+
+
+def _cached_aggregates(state: VendorState, policy: Policy) -> _Aggregates:
+    """The aggregates of all of `state`'s facts under `policy`, kept beside the state.
+
+    Keyed by policy version (same content, same numbers), synced by the count of applied events:
+    one behind is brought forward with `state.last_fact`; anything else is rebuilt.
+    """
+    cached: _Aggregates | None = state.caches.get(policy.version)
+    count = len(state.seen)
+    if cached is not None and cached.synced == count:
+        return cached
+    if cached is not None and cached.synced == count - 1 and state.last_fact is not None:
+        cached.update(state, state.last_fact)
+        return cached
+    cached = _Aggregates.build(state, policy, _FOREVER)
+    state.caches[policy.version] = cached
+    return cached
+
+
+def score(
+    state: VendorState,
+    policy: Policy,
+    at: datetime | float | None = None,
+    *,
+    cached: bool = True,
+) -> Score:
+    """The vendor's explained score as of event time `at` (default: its latest event).
+
+    As of the latest event or later, the aggregates cached beside the state are used and kept up
+    to date (O(signals) per call in the live pipeline); before it, or with `cached=False`, they
+    are built from the facts known at `at`. Both give the same Score.
+    """
+    t = instant(at, state)
+    if cached and (state.last_t is None or t >= state.last_t):
+        aggregates = _cached_aggregates(state, policy)
+    else:
+        aggregates = _Aggregates.build(state, policy, t)
+    return _explain(state, policy, t, aggregates)
+
+
+def figures(state: VendorState, policy: Policy) -> Figures:
+    """The vendor's score as of its latest event, as numbers: what the live pipeline needs after
+    every event (the explanation is built only if read, see `Figures`)."""
+    t = state.last_t if state.last_t is not None else 0.0
+    return _figures(state, policy, t, _cached_aggregates(state, policy), len(state.seen))
+
+
+def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
+    """Combine the signals as of `t` into the score and its contributions (one code path with
+    the live pipeline's numbers, so both give the same floats)."""
+    return _figures(state, policy, t, aggregates, state.event_count(t)).explain()
+
+
+def _figures(
+    state: VendorState, policy: Policy, t: float, aggregates: _Aggregates, count: int
+) -> Figures:
+    """The numbers of the score as of `t`, and snapshots of the signals that explain them.
+
+    This runs after every event in the live pipeline, so it does only the arithmetic (the float
+    operations of `scoring.score`, in the same order) and takes a snapshot per signal, which
+    costs nothing while the signal does not change.
+    """
+    data = aggregates.data
+    stake, data_ids, shown_stake = data._value or data.value()
+    risks: list[tuple[str, float, Snapshot]] = []
+    positive = 0.0
+    for name, signal in aggregates.risks:
+        hazard = signal.hazard(t)
+        if hazard > 0:
+            positive += hazard
+            risks.append((name, hazard, signal.snap or signal.snapshot()))
+    mitigation = aggregates.mitigation
+    offset = mitigation.hazard(t)
+    if offset > 0:  # else it stays 0.0, what min() would give; the plan is read only if needed
+        offset = min(offset, aggregates.plan.signals.vendor_mitigation.max_offset_ratio * positive)
+    scale = 100.0 * stake
+    exposure = 1.0 - math.exp(-positive)
+    unmitigated = scale * exposure
+    if offset > 0:
+        likelihood = 1.0 - math.exp(-(positive - offset))
+        value = scale * likelihood
+        mitigated = mitigation.snap or mitigation.snapshot()
+    else:  # offset is 0 (both of its candidates are >= 0), and positive - 0.0 is positive
+        likelihood, value, mitigated = exposure, unmitigated, None
+    return Figures(
+        state.vendor_id,
+        aggregates.name or state.vendor_id,
+        round(value, 2),
+        shown_stake,
+        likelihood,
+        data_ids,
+        policy,
+        t,
+        count,
+        risks,
+        positive,
+        unmitigated,
+        value,
+        mitigated,
+    )
+
+
+def _explained_at(snap: Snapshot) -> tuple[tuple[str, ...], str]:
+    """(event ids, detail) of a signal as it was when `snap` was taken."""
+    owner: Any = snap[0]
+    if owner.snap is snap:  # unchanged since (every change drops `snap`): the cached words
+        return owner._explained or owner.explained()  # type: ignore[no-any-return]
+    return owner.explained_at(snap)  # type: ignore[no-any-return]
+
+
+class Figures:
+    """A vendor's score as of an event, as numbers, with its explanation built only if read.
+
+    Why: the live pipeline and replay score a vendor after every event, but an explained
+    `Score` (a contribution per signal with its event ids and words, a datetime, a frozen
+    dataclass) is read far less often: when a score is published, an alert starts or ends, or a
+    replay reports. So the numbers are computed per event, and each signal behind them is
+    pinned by a snapshot that costs nothing while the signal does not change; `explain()` turns
+    them into the `Score` that `scoring.score` gives for that event, exactly, whenever it is
+    called (the snapshots hold the facts as they were, not as they are now).
+
+    The attributes a reader of a `Score` usually wants (`score`, `severity`, `name`, ...) are
+    here too, so the alert rules can work from the numbers.
+    """
+
+    __slots__ = (
+        "_ranked",
+        "_score",
+        "data_at_stake",
+        "data_event_ids",
+        "event_count",
+        "exact_likelihood",
+        "mitigated",
+        "name",
+        "policy",
+        "positive",
+        "risks",
+        "score",
+        "t",
+        "unmitigated",
+        "value",
+        "vendor_id",
+    )
+
+    def __init__(
+        self,
+        vendor_id: str,
+        name: str,
+        score: float,
+        data_at_stake: float,
+        likelihood: float,
+        data_event_ids: tuple[str, ...],
+        policy: Policy,
+        t: float,
+        event_count: int,
+        risks: list[tuple[str, float, Snapshot]],
+        positive: float,
+        unmitigated: float,
+        value: float,
+        mitigated: Snapshot | None,
+    ) -> None:
+        self.vendor_id = vendor_id
+        self.name = name
+        self.score = score
+        """Rounded, as the Score shows it."""
+        self.data_at_stake = data_at_stake
+        self.exact_likelihood = likelihood
+        """Not rounded: `round` is one of the dearer calls per event, and `likelihood` (rounded,
+        as the Score shows it) is read only to explain or when the scores are equal."""
+        self.data_event_ids = data_event_ids
+        self.policy = policy
+        self.t = t
+        """Event time of the score, unix seconds (`Score.as_of`)."""
+        self.event_count = event_count
+        self.risks = risks
+        """(signal, hazard > 0, snapshot) in the order of SIGNALS."""
+        self.positive = positive
+        self.unmitigated = unmitigated
+        self.value = value
+        """The score before rounding."""
+        self.mitigated = mitigated
+        """The mitigation's snapshot when it offsets something, else None."""
+        self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
+        self._score: Score | None = None
+
+    @property
+    def likelihood(self) -> float:
+        return round(self.exact_likelihood, 4)
+
+    @property
+    def severity(self) -> Severity:
+        return self.policy.severity(self.score)
+
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
+    @property
+    def as_of(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        return self.explain().contributions
+
+    def ranked(self) -> tuple[list[tuple[float, str, Snapshot]], float]:
+        """(-points, signal, snapshot) largest first, ties by signal name; and the mitigation's
+        (negative) points, 0.0 when it offsets nothing."""
+        if self._ranked is None:
+            unmitigated, positive = self.unmitigated, self.positive
+            ranked = [
+                (-round(unmitigated * hazard / positive, 2), name, snap)
+                for name, hazard, snap in self.risks
+            ]
+            ranked.sort()  # (points, name) pairs are unique: snapshots are never compared
+            mitigation = round(self.value - unmitigated, 2) if self.mitigated is not None else 0.0
+            self._ranked = (ranked, mitigation)
+        return self._ranked
+
+    def explain(self) -> Score:
+        """The explained Score these numbers stand for (built once, then kept)."""
+        if self._score is None:
+            ranked, mitigation = self._ranked or self.ranked()
+            contributions = []
+            for points, name, snap in ranked:
+                owner = snap[0]  # `_explained_at` inlined for its common case, unchanged since
+                said = owner._explained if owner.snap is snap else None
+                if said is None:
+                    said = _explained_at(snap)
+                contributions.append(_new_contribution(Contribution, (name, -points, *said)))
+            if self.mitigated is not None:
+                contributions.append(
+                    _new_contribution(
+                        Contribution,
+                        ("vendor_mitigation", mitigation, *_explained_at(self.mitigated)),
+                    )
+                )
+            self._score = Score(
+                self.vendor_id,
+                self.name,
+                self.score,
+                self.policy.severity(self.score),
+                self.data_at_stake,
+                self.likelihood,
+                tuple(contributions),
+                self.data_event_ids,
+                self.policy.version,
+                datetime.fromtimestamp(self.t, UTC),
+                self.event_count,
+            )
+        return self._score
+
+    def explained_differently(self, other: Figures) -> bool:
+        """`explain()` and `other.explain()` differ in anything but `as_of` and `event_count`
+        (what `processor.explained_differently` compares), decided without building either.
+
+        Numbers first (they differ after most events); then, only if every number is equal, the
+        signals' snapshots: the same snapshot is the same explanation, and different ones are
+        compared by their words (a refold can rebuild an identical explanation).
+        """
+        if (
+            self.score != other.score
+            or self.likelihood != other.likelihood
+            or self.data_at_stake != other.data_at_stake
+            or self.name != other.name
+            or len(self.risks) != len(other.risks)
+            or (self.mitigated is None) != (other.mitigated is None)
+            or self.policy.version != other.policy.version
+        ):
+            return True
+        ids = self.data_event_ids
+        if ids is not other.data_event_ids and ids != other.data_event_ids:
+            return True
+        mine, my_mitigation = self.ranked()
+        theirs, their_mitigation = other.ranked()
+        if my_mitigation != their_mitigation:
+            return True
+        for (points, name, _), (their_points, their_name, _) in zip(mine, theirs, strict=True):
+            if points != their_points or name != their_name:
+                return True
+        pairs = [(a[2], b[2]) for a, b in zip(mine, theirs, strict=True)]
+        if self.mitigated is not None:
+            pairs.append((self.mitigated, other.mitigated))  # type: ignore[arg-type]
+        return any(a is not b and _explained_at(a) != _explained_at(b) for a, b in pairs)

@@ -1,0 +1,357 @@
+"""The score agent's step without a broker or Faust: reroute, DLQ, history dedupe, crash
+re-publish and the order of what it writes.
+
+The step gets plain `RawMessage`s, writes into a list and reads a partition's history from a
+dict, so every test runs in milliseconds; the live path (Faust, the outbox, Tansu) is covered by
+tests/integration/test_pipeline_api.py and test_pipeline_recovery.py. Events come from the real
+codec and the demo scenario, and the expected records from a separate `Processor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+import sys
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+
+from tests.streams.core.rules_helpers import (
+    T0,
+    default_policy,
+    demo_events,
+    registered,
+    restricted_data,
+)
+from vendorwatch.schemas.codec import encode_event
+from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.records import score_record
+from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
+from vendorwatch.streams.kafka_io.partitioning import vendor_partition
+from vendorwatch.streams.worker import metrics
+from vendorwatch.streams.worker.score_step import (
+    PRODUCED_AT_HEADER,
+    RawMessage,
+    ScoreStep,
+)
+
+T = TypeVar("T")
+PARTITIONS = 4
+LAYOUT = {
+    topics.RAW: PARTITIONS,
+    topics.EVENTS: PARTITIONS,
+    topics.SCORES: PARTITIONS,
+    topics.ALERTS: PARTITIONS,
+    topics.EVENTS_DLQ: 1,
+}
+NOW = 1_750_000_000.0
+"""The step's wall clock in these tests: `published_at` and the produced-at fallback."""
+WORKER = "test-worker:1"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    value: bytes
+    key: bytes | None
+    partition: int | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+@dataclass
+class ListSink:
+    """The `RecordSink` of the tests: records in the order they were added."""
+
+    records: list[Record] = field(default_factory=list)
+
+    async def add(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        *,
+        partition: int | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        self.records.append(Record(topic, value, key, partition, tuple(headers)))
+
+    def on(self, topic: str) -> list[Record]:
+        return [r for r in self.records if r.topic == topic]
+
+
+@dataclass
+class History:
+    """An in-memory `vendorwatch.events`: per partition, (event, source raw offset) in order."""
+
+    partitions: dict[int, list[tuple[Event, int | None]]] = field(default_factory=dict)
+    reads: list[int] = field(default_factory=list)
+
+    async def load(self, partition: int) -> list[tuple[Event, int | None]]:
+        self.reads.append(partition)
+        return list(self.partitions.get(partition, []))
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def home(vendor: str) -> int:
+    return vendor_partition(vendor.encode(), PARTITIONS)
+
+
+def step(history: History | None = None) -> tuple[ScoreStep, Processor]:
+    processor = Processor(default_policy())
+    loader = (history or History()).load
+    return ScoreStep(processor, LAYOUT, loader, WORKER, clock=lambda: NOW), processor
+
+
+def message(
+    value: bytes,
+    *,
+    partition: int,
+    offset: int,
+    key: bytes | None = None,
+    timestamp: float | None = 1_700_000_000.0,
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> RawMessage:
+    return RawMessage(topics.RAW, partition, offset, key, value, timestamp, tuple(headers))
+
+
+def messages(events: Iterable[Event]) -> list[RawMessage]:
+    """Each event on its vendor's raw partition, offsets counting per partition."""
+    next_offset: dict[int, int] = {}
+    out = []
+    for e in events:
+        p = home(e.subject)
+        offset = next_offset.get(p, 0)
+        next_offset[p] = offset + 1
+        out.append(message(encode_event(e), partition=p, offset=offset, key=e.subject.encode()))
+    return out
+
+
+def counter(metric: Any) -> float:
+    return float(metric._value.get())
+
+
+def test_a_message_on_another_vendors_partition_is_rerouted_not_scored() -> None:
+    score_step, processor = step()
+    e = registered("acme")
+    wrong = (home("acme") + 1) % PARTITIONS
+    before = counter(metrics.EVENTS_REROUTED)
+    sink = ListSink()
+    run(score_step.handle([message(encode_event(e), partition=wrong, offset=7)], sink))
+    assert sink.records == [
+        Record(
+            topics.RAW,
+            encode_event(e),
+            b"acme",
+            home("acme"),
+            ((PRODUCED_AT_HEADER, b"1700000000000"),),
+        )
+    ]
+    assert counter(metrics.EVENTS_REROUTED) == before + 1
+    assert "acme" not in processor.states[wrong]
+    assert processor.published == {}
+
+
+def test_a_rerouted_message_keeps_its_first_produced_at() -> None:
+    """A second hop carries the original time, so the latency metric spans both hops."""
+    score_step, _ = step()
+    wrong = (home("acme") + 1) % PARTITIONS
+    original = ((PRODUCED_AT_HEADER, b"1234"),)
+    raw = message(encode_event(registered("acme")), partition=wrong, offset=0, headers=original)
+    sink = ListSink()
+    run(score_step.handle([raw], sink))
+    assert sink.records[0].headers == original
+    # and without a header or a timestamp, the step's clock stands in
+    untimed = message(encode_event(registered("acme")), partition=wrong, offset=1, timestamp=None)
+    run(score_step.handle([untimed], sink))
+    assert sink.records[1].headers == ((PRODUCED_AT_HEADER, str(int(NOW * 1000)).encode()),)
+
+
+def test_invalid_input_goes_to_the_dlq_with_its_reason_and_bytes_between_scored_events() -> None:
+    score_step, processor = step()
+    first, last = registered("acme"), restricted_data("acme")
+    p = home("acme")
+    garbage = b"\xff\xfe not json"
+    invalid = orjson.dumps({"specversion": "1.0", "id": "x-1", "type": "vendor.registered"})
+    batch = [
+        message(encode_event(first), partition=p, offset=0, key=b"acme"),
+        message(garbage, partition=p, offset=1, key=b"acme", timestamp=1.5),
+        message(invalid, partition=p, offset=2, key=None),
+        message(encode_event(last), partition=p, offset=3, key=b"acme"),
+    ]
+    sink = ListSink()
+    run(score_step.handle(batch, sink))
+
+    dlq = sink.on(topics.EVENTS_DLQ)
+    assert [r.key for r in dlq] == [b"acme", None]
+    bad, wrong = (orjson.loads(r.value) for r in dlq)
+    assert bad["reason"] == "invalid_json"
+    assert bad["original"] == {
+        "encoding": "base64",
+        "value": base64.b64encode(garbage).decode("ascii"),
+    }
+    assert bad["origin"] == {
+        "topic": topics.RAW,
+        "partition": p,
+        "offset": 1,
+        "timestamp_ms": 1500,
+        "key": {"encoding": "utf-8", "value": "acme"},
+    }
+    assert bad["rejected_by"] == WORKER
+    assert wrong["reason"] == "schema"
+    assert wrong["errors"]
+    assert wrong["original"] == {"encoding": "utf-8", "value": invalid.decode()}
+    # the valid events on either side were written to the history and scored, in order
+    assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(first), encode_event(last)]
+    assert [orjson.loads(r.value)["caused_by"] for r in sink.on(topics.SCORES)] == [
+        first.id,
+        last.id,
+    ]
+    assert processor.states[p]["acme"].seen >= {first.id, last.id}
+
+
+def test_an_event_already_in_the_history_is_not_written_again_and_scores_once() -> None:
+    first, second = registered("acme"), restricted_data("acme", at=T0)
+    p = home("acme")
+    history = History({p: [(first, 0)]})
+    score_step, processor = step(history)
+    sink = ListSink()
+    # `first` redelivered (its offset was not committed), `second` new, then `second` again
+    batch = [
+        message(encode_event(first), partition=p, offset=0, key=b"acme"),
+        message(encode_event(second), partition=p, offset=1, key=b"acme"),
+        message(encode_event(second), partition=p, offset=2, key=b"acme"),
+    ]
+    run(score_step.handle(batch, sink))
+    assert history.reads == [p]
+    assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(second)]
+    # `first`'s score goes out again from the rebuild (offset 0 was not committed), not from
+    # the redelivered message; `second` is scored once
+    caused_by = [orjson.loads(r.value)["caused_by"] for r in sink.on(topics.SCORES)]
+    assert caused_by == [first.id, second.id]
+
+    once = Processor(default_policy())
+    for e in (first, second):
+        once.process(p, e)
+    assert processor.published == once.published
+
+
+def test_a_rebuild_republishes_what_a_crashed_worker_may_not_have_published() -> None:
+    """The history holds events scored from raw offsets 0-2, but the committed position is 1:
+    the outcomes of offsets 1 and 2 are published again, in history order, before the
+    redelivered message is handled (and it is then a known id: nothing more is written)."""
+    first, second = registered("acme"), restricted_data("acme")
+    third = restricted_data("acme", at=T0.replace(year=2025), records=5_000_000)
+    p = home("acme")
+    history = History({p: [(first, 0), (second, 1), (third, 2)]})
+    score_step, _ = step(history)
+
+    expected = Processor(default_policy())
+    outcomes = [expected.process(p, e) for e in (first, second, third)]
+    again = [o for o in outcomes[1:] if o.changed or o.transitions]
+    assert again, "the scenario must change something after the committed position"
+
+    sink = ListSink()
+    redelivered = message(encode_event(second), partition=p, offset=1, key=b"acme")
+    run(score_step.handle([redelivered], sink))
+    assert sink.on(topics.EVENTS) == []
+    published = [orjson.loads(r.value)["caused_by"] for r in sink.on(topics.SCORES)]
+    assert published == [o.event.id for o in again if o.changed]
+    assert [orjson.loads(r.value) for r in sink.on(topics.ALERTS)] == [
+        t.to_record() for o in again for t in o.transitions
+    ]
+
+
+def test_nothing_is_republished_when_the_history_ends_before_the_committed_position() -> None:
+    first = registered("acme")
+    p = home("acme")
+    score_step, _ = step(History({p: [(first, 0), (restricted_data("acme"), None)]}))
+    sink = ListSink()
+    run(score_step.handle([message(encode_event(first), partition=p, offset=5)], sink))
+    assert sink.records == []
+
+
+def test_the_demo_writes_history_then_score_then_alerts_per_event_byte_for_byte() -> None:
+    """Every record of the demo scenario, in order, as an independent fold says it should be:
+    the history record with its headers, the score record when the score changed, then the
+    alert transitions."""
+    events = demo_events()
+    batch = messages(events)
+    score_step, _ = step()
+    sink = ListSink()
+    run(score_step.handle(batch, sink))
+
+    fold = Processor(default_policy())
+    expected: list[Record] = []
+    for raw, e in zip(batch, events, strict=True):
+        key = e.subject.encode()
+        headers = (
+            (PRODUCED_AT_HEADER, b"1700000000000"),
+            (SOURCE_OFFSET_HEADER, str(raw.offset).encode()),
+        )
+        expected.append(Record(topics.EVENTS, encode_event(e), key, raw.partition, headers))
+        outcome = fold.process(raw.partition, e)
+        if outcome.changed:
+            record = score_record(outcome.current, outcome.previous, e.id, published_at=NOW)
+            expected.append(Record(topics.SCORES, orjson.dumps(record), key, None, ()))
+        for t in outcome.transitions:
+            expected.append(Record(topics.ALERTS, orjson.dumps(t.to_record()), key, None, ()))
+    assert sink.records == expected
+    assert sink.on(topics.ALERTS), "the demo raises alerts"
+    last = orjson.loads(sink.on(topics.SCORES)[-1].value)
+    assert last["published_at"] == NOW
+    assert last["updated_at"] == last["as_of"]
+
+
+def test_a_batch_sets_the_freshness_of_its_partitions() -> None:
+    score_step, _ = step()
+    batch = messages([registered("acme")])
+    p = batch[0].partition
+    run(score_step.handle(batch, ListSink()))
+    gauge = metrics.LAST_EVENT_TIMESTAMP.labels(topic=topics.RAW, partition=str(p))
+    assert gauge._value.get() == NOW
+
+
+def test_raw_message_of_reads_a_faust_message_with_dict_headers() -> None:
+    @dataclass
+    class FaustLike:
+        topic: str = topics.RAW
+        partition: int = 2
+        offset: int = 9
+        key: bytes | None = b"k"
+        value: bytes | None = b"v"
+        timestamp: float | None = 1.0
+        headers: Any = None
+
+    assert RawMessage.of(FaustLike(headers={"a": b"1"})).headers == (("a", b"1"),)
+    assert RawMessage.of(FaustLike(headers=[("a", b"1")])).headers == (("a", b"1"),)
+    assert RawMessage.of(FaustLike()) == RawMessage(topics.RAW, 2, 9, b"k", b"v", 1.0, ())
+
+
+def test_a_producer_duplicate_already_in_the_history_writes_nothing() -> None:
+    """The same event at raw offsets 0 and 1, offset 0 committed: the rebuild finds it, so the
+    copy at offset 1 is neither written nor published again."""
+    first = registered("acme")
+    p = home("acme")
+    score_step, processor = step(History({p: [(first, 0)]}))
+    sink = ListSink()
+    run(score_step.handle([message(encode_event(first), partition=p, offset=1)], sink))
+    assert sink.records == []
+    assert processor.states[p]["acme"].seen == {first.id}
+
+
+def test_the_steps_import_no_faust() -> None:
+    """The steps run where Faust is absent (tests, tools): checked in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "import vendorwatch.streams.worker.score_step, vendorwatch.streams.worker.notify_step\n"
+        "assert not {'faust', 'mode'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
