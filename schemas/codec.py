@@ -16,7 +16,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from vendorwatch.schemas._fast import dump_json, json_validator
-from vendorwatch.schemas.events import EVENT_TYPES, Event
+from vendorwatch.schemas.events import EVENT_TYPES, Event, iso, unix_seconds
 from vendorwatch.schemas.versions import CURRENT_VERSIONS, UpcastError, dataschema_for, upcast
 
 MAX_EVENT_BYTES = 256 * 1024
@@ -36,6 +36,7 @@ class RejectReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     TOO_LARGE = "too_large"
     UPCAST_FAILED = "upcast_failed"
+    TIME_IN_FUTURE = "time_in_future"
 
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -141,6 +142,30 @@ def _decode_and_validate(data: bytes | bytearray | str) -> Event:
             RejectReason.INVALID_JSON, [FieldError("", f"invalid JSON: {exc}")]
         ) from None
     return validate_event(raw)
+
+
+def check_event_time(event: Event, now: float, max_skew: float) -> None:
+    """Refuse an event dated more than `max_skew` seconds after `now` (unix seconds).
+
+    The fold scores "as of" the latest event time it has seen, so one event from the future (a
+    typo: 2052 for 2025) would leave its vendor scored as of that future for good. The verdict
+    is taken once, where input is validated (the score step, `POST /events`, `ingest`), with the
+    caller's clock; it is deliberately not part of `parse_event`, because replay and rebuild
+    re-parse the history, which holds only accepted events, and must never judge it again
+    against a later clock (replay stays deterministic). Exactly `max_skew` ahead is accepted.
+    """
+    limit = now + max_skew
+    if unix_seconds(event.time) > limit:
+        raise InvalidEvent(
+            RejectReason.TIME_IN_FUTURE,
+            [
+                FieldError(
+                    "time",
+                    f"{iso(event.time)} is in the future: more than {max_skew:g} s after "
+                    f"now ({iso(now)}); the latest accepted time is {iso(limit)}",
+                )
+            ],
+        )
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -14,6 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "VENDORWATCH_"
 
+DEFAULT_MAX_FUTURE_SKEW = 86400.0
+"""How far past now an event may be dated, in seconds (a day: clocks and time zones of honest
+producers differ by hours, a typo in the year by decades). Also the default of the validators
+built without settings (tests, benchmarks)."""
+
 
 class Settings(BaseSettings):
     """Every knob of a vendorwatch process; README "Configuration" lists them with examples."""
@@ -56,6 +61,11 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         default=1024 * 1024, description="Largest accepted POST /events body."
     )
+    max_future_skew_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
+        default=DEFAULT_MAX_FUTURE_SKEW,
+        description="How far past now an event's time may be (seconds); later ones are refused "
+        "(reason time_in_future): one typo dated 2052 would otherwise freeze its vendor's score.",
+    )
     slack_webhook_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
     webhook_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
@@ -75,6 +85,11 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return ",".join(servers)
+
+    @property
+    def max_future_skew(self) -> float:
+        """`max_future_skew_seconds` under the name the validators use (seconds, > 0)."""
+        return self.max_future_skew_seconds
 
     @property
     def embedded(self) -> bool:

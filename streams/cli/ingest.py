@@ -79,7 +79,13 @@ def ingest(
     producer = make_producer(bootstrap)
     try:
         if source == "-":
-            report = ingest_lines(producer, sys.stdin.buffer, raw=raw, history=history)
+            report = ingest_lines(
+                producer,
+                sys.stdin.buffer,
+                raw=raw,
+                history=history,
+                max_future_skew=settings.max_future_skew,
+            )
         else:
             with (
                 Progress(
@@ -100,6 +106,7 @@ def ingest(
                     raw=raw,
                     history=history,
                     on_line=lambda n: progress.advance(task, n),
+                    max_future_skew=settings.max_future_skew,
                 )
     finally:
         producer.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,9 +51,17 @@ from vendorwatch.streams.cli.common import (
 from vendorwatch.streams.cli.common import fail as fail_markup
 from vendorwatch.streams.cli.render import SEVERITY_STYLES, reasons, scores_table
 from vendorwatch.streams.core.policy import Policy
+from vendorwatch.streams.core.rules import Transition
 from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.history import HistoryReadError
+from vendorwatch.streams.replay.curve import (
+    AlertSpan,
+    alert_spans,
+    event_times,
+    score_curve,
+    vendor_state,
+)
 from vendorwatch.streams.replay.export import ExportSink, export_async
 from vendorwatch.streams.replay.reader import ReplayError, Window, iso, log_end_offsets, read_log
 from vendorwatch.streams.replay.rebuild import active_members, current_firing, plan_rebuild
@@ -500,9 +508,19 @@ def history(
         Path | None,
         typer.Option(
             "--chart",
-            help="Also write a PNG of the score over event time with the events marked "
+            help="Also write a PNG of the score over event time, decaying between the events, "
+            "with the events marked and the alerts shaded from firing to resolved "
             "(needs the 'chart' extra: pip install 'vendorwatch[chart]').",
             metavar="FILE",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Only the events that happened by then (event time, ISO-8601; inclusive); "
+            "the chart ends there (default: now).",
+            metavar="ISO",
         ),
     ] = None,
     bootstrap_servers: ServersOpt = None,
@@ -511,10 +529,17 @@ def history(
 ) -> None:
     """A vendor's events and score changes as a timeline, replayed from the event history."""
     active_policy = policy_option(policy)
+    horizon = parse_instant(end)
     if chart is not None:
         pyplot = load_pyplot()  # fail before the read, not after it
     bootstrap = bootstrap_from(bootstrap_servers, data_dir)
-    spec = ReplaySpec(bootstrap, (active_policy,), vendor=vendor_id, collect_steps=True)
+    spec = ReplaySpec(
+        bootstrap,
+        (active_policy,),
+        horizon=horizon.timestamp() if horizon is not None else None,
+        vendor=vendor_id,
+        collect_steps=True,
+    )
     result = run_replay(spec, parse_end_offsets(end_offsets), 1, "history")
     outcome = result.result
     steps = sorted(outcome.steps, key=lambda s: (s.partition, s.offset))
@@ -522,7 +547,10 @@ def history(
         raise fail_plain(f"no events for vendor {vendor_id!r} in {topics.EVENTS}")
     final = outcome.scores[vendor_id]
     if chart is not None:
-        write_chart(pyplot, chart, steps, outcome, active_policy)
+        # the wall clock only picks where the drawing stops; every point is an event-time score
+        last = max(step.event.time.timestamp() for step in steps)
+        chart_end = horizon.timestamp() if horizon is not None else max(time.time(), last)
+        write_chart(pyplot, chart, steps, outcome, active_policy, chart_end)
         err_console.print(f"wrote {chart}", highlight=False)
     if as_json:
         write_json(
@@ -599,39 +627,90 @@ EVENT_COLOURS = {
 }
 
 
-def write_chart(
-    pyplot: Any, path: Path, steps: Sequence[Step], result: PolicyResult, policy: Policy
-) -> None:
-    """Score over event time (a step line), events as dots coloured by kind, alerts as ▼.
+RULE_COLOURS = {
+    "competitor_stake": "#d62728",
+    "score_critical": "#8c564b",
+    "key_person_to_competitor": "#9467bd",
+    "peer_pauses": "#ff7f0e",
+    "score_jump": "#1f77b4",
+}
+"""One colour per alert rule of the shipped policy; other rules take `SPARE_COLOURS` in name
+order. Per rule rather than per severity: most rules share two severities, and a reader wants to
+tell which alert a span is."""
+SPARE_COLOURS = ("#17becf", "#e377c2", "#bcbd22", "#2ca02c", "#7f7f7f")
+BAND_SHADES = {"low": "#fef9e7", "medium": "#fdebd0", "high": "#fadbd8", "critical": "#f5b7b1"}
+LANE_HEIGHT = 4.0
+"""Score units per alert lane: the lanes sit above 100, where no score can be."""
 
-    Vendor histories are long and quiet with short bursts (Scale AI: three years, then one
-    week in June 2025), so when the alerts fall in a small part of the history a second panel
-    zooms in on them, where their labels can be read.
+
+def rule_colours(rules: Sequence[str]) -> dict[str, str]:
+    """Colour of each rule: the shipped rules keep theirs, others get spare ones in name order."""
+    spare = iter(SPARE_COLOURS * (1 + len(rules) // len(SPARE_COLOURS)))
+    return {rule: RULE_COLOURS.get(rule) or next(spare) for rule in sorted(set(rules))}
+
+
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def write_chart(
+    pyplot: Any,
+    path: Path,
+    steps: Sequence[Step],
+    result: PolicyResult,
+    policy: Policy,
+    end: float,
+    transitions: Iterable[Transition] | None = None,
+) -> None:
+    """Score over event time up to `end`, decaying between events; events as dots coloured by
+    kind; each alert shaded from firing to resolved, with a lane per rule above the score.
+
+    `transitions` are the vendor's alert transitions (default: those of the steps); an alert
+    that ended on time, with no event then, is shaded up to its `ends_at`.
+
+    The line is `curve.score_curve`: the reference score sampled between the events, so it shows
+    what the published scores (one per event) cannot: signals fading with their half-lives, and
+    competitor ownership, which does not fade, holding the score up. Vendor histories are long
+    and quiet with short bursts (Scale AI: three years, then one week in June 2025), so when the
+    alerts fall in a small part of the chart a second panel zooms in on them, where their labels
+    can be read.
     """
-    points = sorted((s.score.as_of, s.score.score) for s in steps)
-    fired = [
-        (step.score.as_of, step.score.score, t.rule)
-        for step in steps
-        for t in step.transitions
-        if t.status == "firing"
-    ]
-    first_t, last_t = points[0][0], points[-1][0]
+    vendor_id = steps[0].event.subject
+    state = vendor_state(vendor_id, (step.event for step in steps))
+    times = event_times(state)
+    first_t = times[0]
+    end = max(end, times[-1])
+    curve = score_curve(state, policy, first_t, end)
+    if transitions is None:
+        transitions = (t for step in steps for t in step.transitions)
+    marks = [t for t in transitions if t.as_of <= end]
+    spans = alert_spans(marks, end)
+    colours = rule_colours([s.rule for s in spans])
+    order = list(dict.fromkeys(s.rule for s in spans))  # by first start, as in the legend
+    lanes = {rule: len(order) - 1 - i for i, rule in enumerate(order)}  # the first on top
+    fired = [(_at(t.as_of), t.score, t.rule) for t in marks if t.status == "firing"]
     zoom: tuple[datetime, datetime] | None = None
     if fired:
-        lo, hi = min(f[0] for f in fired), max(max(f[0] for f in fired), last_t)
-        if (hi - lo) < 0.2 * (last_t - first_t):
+        lo = min(f[0] for f in fired)
+        hi = max(max(f[0] for f in fired), _at(times[-1]))
+        if (hi - lo).total_seconds() < 0.2 * (end - first_t):
             margin = max(hi - lo, timedelta(days=2)) * 0.5
             zoom = (lo - margin, hi + margin)
     rows = 2 if zoom else 1
-    fig, axes = pyplot.subplots(rows, 1, figsize=(11, 4.2 * rows), dpi=110, squeeze=False)
-    name = result.scores[steps[0].event.subject].name
+    fig, axes = pyplot.subplots(rows, 1, figsize=(12.5, 4.6 * rows), dpi=110, squeeze=False)
+    name = result.scores[vendor_id].name if vendor_id in result.scores else vendor_id
     for row, ax in enumerate(axes[:, 0]):
-        _chart_panel(ax, points, steps, fired, policy, labels=(row == rows - 1))
+        _chart_panel(ax, curve, steps, fired, spans, colours, lanes, policy, labels=row == rows - 1)
         if row == 1 and zoom is not None:
             ax.set_xlim(*zoom)
             ax.set_title("around the alerts", fontsize=10)
-    axes[0, 0].set_title(f"{name}: risk score over event time")
-    axes[0, 0].legend(loc="upper left", fontsize=8, ncols=3)
+        else:
+            pad = timedelta(seconds=0.01 * (end - first_t))
+            ax.set_xlim(_at(first_t) - pad, _at(end) + pad)
+    axes[0, 0].set_title(
+        f"{name}: risk score over event time, to {_at(end).strftime('%Y-%m-%d %H:%M')} UTC"
+    )
+    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.075, 1.0), fontsize=8, frameon=False)
     axes[-1, 0].set_xlabel(f"event time (UTC); policy {policy.label} ({policy.version})")
     for ax in axes[:, 0]:
         ax.tick_params(axis="x", labelrotation=20)  # not autofmt_xdate: the panels' x differ
@@ -643,9 +722,12 @@ def write_chart(
 
 def _chart_panel(
     ax: Any,
-    points: Sequence[tuple[datetime, float]],
+    curve: Sequence[tuple[float, float]],
     steps: Sequence[Step],
     fired: Sequence[tuple[datetime, float, str]],
+    spans: Sequence[AlertSpan],
+    colours: dict[str, str],
+    lanes: dict[str, int],
     policy: Policy,
     *,
     labels: bool,
@@ -657,10 +739,10 @@ def _chart_panel(
         ("high", bands.high),
         ("critical", bands.critical),
     ]
-    shade = {"low": "#fef9e7", "medium": "#fdebd0", "high": "#fadbd8", "critical": "#f5b7b1"}
     for i, (band, lower) in enumerate(edges):
         upper = edges[i + 1][1] if i + 1 < len(edges) else 100
-        ax.axhspan(lower, upper, color=shade[band], zorder=0)
+        ax.axhspan(lower, upper, color=BAND_SHADES[band], alpha=0.45, linewidth=0, zorder=0)
+        ax.axhline(lower, color="#c9b8a6", linewidth=0.6, linestyle=":", zorder=0.5)
         ax.text(
             1.005,
             (lower + upper) / 2,
@@ -670,12 +752,30 @@ def _chart_panel(
             fontsize=8,
             color="#555",
         )
-    ax.step(
-        [t for t, _ in points],
-        [v for _, v in points],
-        where="post",
+    shown: set[str] = set()
+    for span in spans:
+        start, stop = _at(span.start), _at(span.end)
+        colour = colours[span.rule]
+        # faint, because alerts overlap (a stake fires several rules at once): the lanes carry
+        # the colour, the shade says "alerting" across the whole height
+        ax.axvspan(start, stop, color=colour, alpha=0.06, linewidth=0, zorder=1)
+        lane = 100 + 1 + LANE_HEIGHT * lanes[span.rule]
+        ax.fill_between(
+            [start, stop],
+            lane,
+            lane + LANE_HEIGHT * 0.75,
+            color=colour,
+            alpha=0.9 if span.resolved else 0.55,
+            linewidth=0,
+            zorder=2,
+            label=(f"alert {span.rule} ({span.severity})" if span.rule not in shown else None),
+        )
+        shown.add(span.rule)
+    ax.plot(
+        [_at(t) for t, _ in curve],
+        [v for _, v in curve],
         color="#222",
-        linewidth=1.8,
+        linewidth=1.6,
         zorder=3,
         label="score",
     )
@@ -716,7 +816,8 @@ def _chart_panel(
                 color="#7b241c",
             )
     ax.set_ylabel("score (0-100)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 100 + 2 + LANE_HEIGHT * max(len(lanes), 0))
+    ax.set_yticks(range(0, 101, 20))
     ax.grid(axis="x", color="#ddd", linewidth=0.5)
 
 

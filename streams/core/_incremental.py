@@ -596,11 +596,16 @@ def score(
     return _explain(state, policy, t, aggregates)
 
 
-def figures(state: VendorState, policy: Policy) -> Figures:
-    """The vendor's score as of its latest event, as numbers: what the live pipeline needs after
-    every event (the explanation is built only if read, see `Figures`)."""
-    t = state.last_t if state.last_t is not None else 0.0
-    return _figures(state, policy, t, _cached_aggregates(state, policy), len(state.seen))
+def figures(state: VendorState, policy: Policy, at: float | None = None) -> Figures:
+    """The vendor's score as of `at` (default: its latest event), as numbers: what the live
+    pipeline needs after every event and at every deadline (the explanation is built only if
+    read, see `Figures`). At or after the latest event the cached aggregates serve, decayed to
+    `at` in O(signals); before it they are built from the facts known then."""
+    last = state.last_t if state.last_t is not None else 0.0
+    t = last if at is None else at
+    if t >= last:
+        return _figures(state, policy, t, _cached_aggregates(state, policy), len(state.seen))
+    return _figures(state, policy, t, _Aggregates.build(state, policy, t), state.event_count(t))
 
 
 def _explain(state: VendorState, policy: Policy, t: float, aggregates: _Aggregates) -> Score:
@@ -628,7 +633,7 @@ def _figures(
             positive += hazard
             risks.append((name, hazard, signal.snap or signal.snapshot()))
     mitigation = aggregates.mitigation
-    offset = mitigation.hazard(t)
+    offset = mitigation_hazard = mitigation.hazard(t)
     if offset > 0:  # else it stays 0.0, what min() would give; the plan is read only if needed
         offset = min(offset, aggregates.plan.signals.vendor_mitigation.max_offset_ratio * positive)
     scale = 100.0 * stake
@@ -655,6 +660,8 @@ def _figures(
         unmitigated,
         value,
         mitigated,
+        stake,
+        mitigation_hazard,
     )
 
 
@@ -688,7 +695,9 @@ class Figures:
         "data_event_ids",
         "event_count",
         "exact_likelihood",
+        "exact_stake",
         "mitigated",
+        "mitigation_hazard",
         "name",
         "policy",
         "positive",
@@ -716,6 +725,8 @@ class Figures:
         unmitigated: float,
         value: float,
         mitigated: Snapshot | None,
+        exact_stake: float = 0.0,
+        mitigation_hazard: float = 0.0,
     ) -> None:
         self.vendor_id = vendor_id
         self.name = name
@@ -738,6 +749,10 @@ class Figures:
         """The score before rounding."""
         self.mitigated = mitigated
         """The mitigation's snapshot when it offsets something, else None."""
+        self.exact_stake = exact_stake
+        """Data at stake before rounding (what a projection in time multiplies by)."""
+        self.mitigation_hazard = mitigation_hazard
+        """The mitigation's hazard at `t`, before the cap (what a projection decays)."""
         self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
         self._score: Score | None = None
 

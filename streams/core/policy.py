@@ -299,6 +299,10 @@ class PeerPauseRule(_Rule):
     kind: Literal["peer_pauses"]
     min_clients: Annotated[int, Field(ge=1, le=1000)] = 2
     within_days: Positive = 14.0
+    lapse_days: Positive = 90.0
+    """A pause (or termination) counts for this long after it was reported, unless renewed by
+    another report from the same client; the alert resolves when fewer than `min_clients`
+    pauses still count."""
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
@@ -329,6 +333,15 @@ class AlertPolicy(_Strict):
         return rules
 
 
+class LivePolicy(_Strict):
+    """How closely the live score follows time between events."""
+
+    refresh_points: Annotated[float, Field(gt=0, le=100)] = 1.0
+    """A vendor whose score drifts by this many points through decay alone is scored and
+    published again, so what the API, metrics and dashboards show is never further than this
+    from the score at stream time (severity bands and alert thresholds are met exactly)."""
+
+
 class Policy(_Strict):
     """A complete scoring and alerting policy; see streams/data/default_policy.yaml."""
 
@@ -339,6 +352,7 @@ class Policy(_Strict):
     signals: Signals = Signals()
     severity_bands: SeverityBands = SeverityBands()
     alerts: AlertPolicy = AlertPolicy()
+    live: LivePolicy = LivePolicy()
 
     @cached_property
     def version(self) -> str:

@@ -23,20 +23,23 @@ publishes, replay at the end. Whenever that is, it is the score as of that event
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core._incremental import Figures, figures
+from vendorwatch.streams.core.deadlines import next_deadline
 from vendorwatch.streams.core.heap import bulk_fold
 from vendorwatch.streams.core.policy import Policy
-from vendorwatch.streams.core.rules import AlertState, Transition, evaluate
+from vendorwatch.streams.core.rules import AlertState, Transition, caused_by, evaluate
 from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply
 
-PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None]]]]
+PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None, float | None]]]]
 """Reads the whole history of one partition in offset order: each event with the raw offset it
-was scored from (None when the record does not say: written by an older worker)."""
+was scored from and the stream time it was scored at (either None when the record does not
+say: written by an older worker or loaded with `ingest --history`)."""
 
 
 class Outcome:
@@ -50,8 +53,10 @@ class Outcome:
     """
 
     __slots__ = (
+        "at",
         "changed",
         "duplicate",
+        "earlier",
         "event",
         "figures",
         "previous_figures",
@@ -61,15 +66,22 @@ class Outcome:
 
     def __init__(
         self,
-        event: Event,
+        event: Event | None,
         state: VendorState,
         previous: Figures | None,
         current: Figures,
         changed: bool,
         duplicate: bool,
         transitions: list[Transition] | None = None,
+        earlier: list[Outcome] | None = None,
     ) -> None:
         self.event = event
+        """The event applied; None when time alone brought the evaluation (a deadline)."""
+        self.at = current.t
+        """The instant of the evaluation: stream time for an event, the deadline otherwise."""
+        self.earlier: list[Outcome] = [] if earlier is None else earlier
+        """What the vendor's deadlines that fell due before this event changed, in order: they
+        are published before this outcome (a live tick may have published them already)."""
         self.state = state
         self.previous_figures = previous
         """The numbers of the score last published before this event (None: nothing yet)."""
@@ -78,6 +90,15 @@ class Outcome:
         self.changed = changed
         self.duplicate = duplicate
         self.transitions: list[Transition] = [] if transitions is None else transitions
+
+    @property
+    def caused_by(self) -> str:
+        """The event's id, or `time:<instant>` for a deadline (`rules.caused_by`)."""
+        return caused_by(self.event, self.at)
+
+    @property
+    def vendor_id(self) -> str:
+        return self.state.vendor_id
 
     @property
     def current(self) -> Score:
@@ -118,13 +139,28 @@ def explained_differently(previous: Score, current: Score) -> bool:
 
 @dataclass(slots=True)
 class Processor:
-    """Per-partition vendor states, the last score published for each vendor and its alerts."""
+    """Per-partition vendor states, the last score published for each vendor, its alerts, the
+    partition's stream time and every vendor's next deadline.
+
+    Time: `process(partition, event, now)` applies an event at stream time `now` (None: the
+    vendor's own latest event time, the clock of a history read in event time), and
+    `advance(partition, now)` is a clock tick. Both first evaluate, at their own instants, the
+    deadlines that fell due by then (`core.deadlines`), so what is decided does not depend on
+    when ticks come, only on the history. Stream time never goes back: a `now` earlier than the
+    partition's stream time is taken as the stream time.
+    """
 
     policy: Policy
     states: dict[int, dict[str, VendorState]] = field(default_factory=dict)
     last_published: dict[str, Figures] = field(default_factory=dict)
     """Per vendor, the numbers of the score last published (`published` explains them)."""
     alerts: dict[str, AlertState] = field(default_factory=dict)
+    stream_time: dict[int, float] = field(default_factory=dict)
+    """Per partition, the latest instant it has been brought to (never decreases)."""
+    deadlines: dict[str, float] = field(default_factory=dict)
+    """Per vendor, its next deadline (absent: nothing changes for it without an event)."""
+    queues: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    """Per partition, a heap of (deadline, vendor); stale entries are skipped when popped."""
 
     @property
     def published(self) -> dict[str, Score]:
@@ -150,6 +186,8 @@ class Processor:
         out is unknown: their outcomes that changed something are returned for the agent to
         publish (the view keeps the latest score, the notifier drops a transition id it has
         seen). Their raw messages come again and are then known ids: nothing is written twice.
+        Each event is applied at the stream time it was first scored at, so the rebuilt state,
+        alerts and deadlines are the ones the previous owner had.
         """
         if partition in self.states:
             return 0, []
@@ -158,15 +196,13 @@ class Processor:
         again: list[Outcome] = []
         history = await loader(partition)
         with bulk_fold():  # a partition's whole history at once: see streams/core/heap.py
-            for event, source in history:
+            for event, source, scored_at in history:
                 count += 1
-                outcome = self.process(partition, event)  # same path as live
-                if (
-                    source is not None
-                    and source >= offset
-                    and (outcome.changed or outcome.transitions)
-                ):
-                    again.append(outcome)
+                outcome = self.process(partition, event, scored_at)  # same path as live
+                if source is not None and source >= offset:
+                    again.extend(o for o in outcome.earlier if o.changed or o.transitions)
+                    if outcome.changed or outcome.transitions:
+                        again.append(outcome)
         return count, again
 
     def in_history(self, partition: int, event: Event) -> bool:
@@ -179,18 +215,35 @@ class Processor:
     def forget(self, partition: int) -> list[str]:
         """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""
         dropped = list(self.states.pop(partition, {}))
+        self.stream_time.pop(partition, None)
+        self.queues.pop(partition, None)
         for vendor_id in dropped:
             self.last_published.pop(vendor_id, None)
             self.alerts.pop(vendor_id, None)
+            self.deadlines.pop(vendor_id, None)
         return dropped
 
-    def process(self, partition: int, event: Event) -> Outcome:
-        """Apply one event; report its vendor's new score and whether it differs from the last
-        published one (a redelivered event id is a no-op).
+    def clock(self, partition: int, now: float | None) -> float | None:
+        """Bring the partition's stream time to `now` (never back) and return it; None stays
+        None (event-time mode)."""
+        if now is None:
+            return None
+        current = self.stream_time.get(partition)
+        if current is not None and now < current:
+            return current
+        self.stream_time[partition] = now
+        return now
+
+    def process(self, partition: int, event: Event, now: float | None = None) -> Outcome:
+        """Apply one event at stream time `now` (None: as of the vendor's latest event time);
+        report its vendor's new score and whether it differs from the last published one (a
+        redelivered event id is a no-op), after the vendor's deadlines due by then
+        (`Outcome.earlier`).
 
         Only numbers are computed here (`Figures`): whether the score changed is decided from
         them, the alert rules work from them, and the explained `Score` is built only when
-        someone reads it.
+        someone reads it. An event dated after `now` (within the accepted clock skew) is scored
+        as of its own time: a vendor is never scored before its latest fact.
         """
         subject = event.subject
         states = self.states.get(partition)
@@ -203,8 +256,14 @@ class Processor:
         duplicate = event.id in state.seen
         if duplicate and previous is not None:
             return Outcome(event, state, previous, previous, False, True)
+        now = self.clock(partition, now)
+        due = event.time.timestamp() if now is None else now
+        earlier = self._catch_up(partition, state, due)
+        previous = self.last_published.get(subject)
         apply(state, event)
-        current = figures(state, self.policy)
+        last = state.last_t if state.last_t is not None else due
+        at = last if now is None else max(now, last)
+        current = figures(state, self.policy, at)
         changed = previous is None or current.explained_differently(previous)
         if changed:
             self.last_published[subject] = current
@@ -212,4 +271,65 @@ class Processor:
         if alert_state is None:
             alert_state = self.alerts[subject] = AlertState(subject)
         transitions = evaluate(alert_state, previous, current, state, event, self.policy)
-        return Outcome(event, state, previous, current, changed, duplicate, transitions)
+        self._schedule(partition, state, current, alert_state)
+        return Outcome(event, state, previous, current, changed, duplicate, transitions, earlier)
+
+    def advance(self, partition: int, now: float) -> list[Outcome]:
+        """A clock tick: bring the partition to stream time `now` and evaluate every deadline
+        due by then, each at its own instant, oldest first. Only vendors with a due deadline
+        are touched (a heap per partition), so a tick in which none falls costs O(1)."""
+        now = self.clock(partition, now)  # type: ignore[assignment]
+        queue = self.queues.get(partition)
+        states = self.states.get(partition, {})
+        outcomes: list[Outcome] = []
+        while queue and queue[0][0] <= now:
+            due, vendor = heapq.heappop(queue)
+            if self.deadlines.get(vendor) != due or vendor not in states:
+                continue  # superseded by a later evaluation
+            outcomes.extend(self._catch_up(partition, states[vendor], now))
+        return outcomes
+
+    def advance_all(self, now: float) -> list[Outcome]:
+        """`advance` every loaded partition (the end of a replay, an offline `--as-of`)."""
+        outcomes: list[Outcome] = []
+        for partition in sorted(self.states):
+            outcomes.extend(self.advance(partition, now))
+        return outcomes
+
+    def _catch_up(self, partition: int, state: VendorState, now: float) -> list[Outcome]:
+        """Evaluate the vendor's deadlines due by `now`, each at its instant, in order."""
+        outcomes: list[Outcome] = []
+        vendor = state.vendor_id
+        due = self.deadlines.get(vendor)
+        while due is not None and due <= now:
+            outcome = self._evaluate_at(partition, state, due)
+            if outcome.changed or outcome.transitions:
+                outcomes.append(outcome)
+            due = self.deadlines.get(vendor)
+        return outcomes
+
+    def _evaluate_at(self, partition: int, state: VendorState, at: float) -> Outcome:
+        """What time alone changed for the vendor at its deadline `at`."""
+        subject = state.vendor_id
+        previous = self.last_published.get(subject)
+        current = figures(state, self.policy, at)
+        changed = previous is None or current.explained_differently(previous)
+        if changed:
+            self.last_published[subject] = current
+        alert_state = self.alerts.get(subject)
+        if alert_state is None:
+            alert_state = self.alerts[subject] = AlertState(subject)
+        transitions = evaluate(alert_state, previous, current, state, None, self.policy)
+        self._schedule(partition, state, current, alert_state)
+        return Outcome(None, state, previous, current, changed, False, transitions)
+
+    def _schedule(
+        self, partition: int, state: VendorState, current: Figures, alerts: AlertState
+    ) -> None:
+        due = next_deadline(state, current, self.policy, alerts.firing)
+        vendor = state.vendor_id
+        if due is None:
+            self.deadlines.pop(vendor, None)
+            return
+        self.deadlines[vendor] = due
+        heapq.heappush(self.queues.setdefault(partition, []), (due, vendor))

@@ -1,9 +1,11 @@
-"""Alert rules: plain functions of (alert state, previous score, new score, vendor state, event,
-policy) that say which alerts fire or resolve after an event.
+"""Alert rules: plain functions of (alert state, previous score, new score, vendor state, event
+or none, policy) that say which alerts fire or resolve.
 
-Like the scoring fold they use event time only, never the wall clock, so replaying the history
-raises exactly the alerts the live pipeline raised. What happens next in wall-clock time
-(grouping, repeat interval, silences, delivery) belongs to `alerts.notifier`.
+They run after every event and at the vendor's deadlines (`core.deadlines`: the instants at
+which time alone can change a verdict, such as a key-person move turning `active_days` old).
+Either way they read the instant they are given, never the wall clock, so replaying the history
+raises and ends exactly the alerts the live pipeline raised and ended. What happens next in
+wall-clock time (grouping, repeat interval, silences, delivery) belongs to `alerts.notifier`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vendorwatch.streams.core.policy import (
     ThresholdRule,
     normalise_org,
 )
+from vendorwatch.streams.core.projection import projected_value
 from vendorwatch.streams.core.scoring import DAY, Contribution, Score
 from vendorwatch.streams.core.state import VendorState, latest
 
@@ -56,8 +59,9 @@ class AlertState:
 
     vendor_id: str
     firing: dict[str, Firing] = field(default_factory=dict)
-    history: deque[tuple[float, float]] = field(default_factory=deque)
-    """(event time, score) after each event, trimmed to the longest jump window."""
+    history: deque[tuple[float, Figures | Score]] = field(default_factory=deque)
+    """(instant, score numbers) after each evaluation, trimmed to the longest jump window;
+    the numbers let the jump rule decay an earlier score to the instant its window opens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +149,15 @@ class Context(NamedTuple):
     previous: Score | Figures | None
     current: Score | Figures
     state: VendorState
-    event: Event
+    event: Event | None
+    """None when time alone brought the evaluation (a deadline)."""
     policy: Policy
     at: float
+
+    @property
+    def cause(self) -> tuple[str, ...]:
+        """The event behind a verdict that starts now (none for a deadline)."""
+        return () if self.event is None else (self.event.id,)
 
 
 _QUIET = Condition(False)
@@ -167,7 +177,7 @@ def _threshold(rule: ThresholdRule, ctx: Context) -> Condition:
     return Condition(
         True,
         {"fire_at": f"{rule.fire_at:g}", "resolve_below": f"{rule.resolve_below:g}"},
-        (ctx.event.id,),
+        ctx.cause,
     )
 
 
@@ -175,20 +185,7 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
     score = ctx.current.score
     if score < rule.min_score:
         return _QUIET
-    start = ctx.at - rule.window_days * DAY
-    # the lowest of the score in effect when the window opened and every score since; with
-    # neither, it rose from nothing (history is oldest first, trimmed by `_remember`)
-    opening: float | None = None
-    lowest: float | None = None
-    for t, value in ctx.alerts.history:
-        if t <= start:
-            opening = value
-        elif lowest is None or value < lowest:
-            lowest = value
-    if opening is None:
-        baseline = 0.0 if lowest is None else lowest
-    else:
-        baseline = opening if lowest is None else min(opening, lowest)
+    baseline = jump_baseline(ctx.alerts, ctx.policy, ctx.at - rule.window_days * DAY)
     if score - baseline < rule.points - 0.01:
         return _QUIET  # rounding moves the rise by 0.005 at most: below either way, skip `round`
     rise = round(score - baseline, 2)
@@ -204,8 +201,36 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
             "rise": f"{rise:g}",
             "min_score": f"{rule.min_score:g}",
         },
-        (ctx.event.id,),
+        ctx.cause,
     )
+
+
+def jump_baseline(alerts: AlertState, policy: Policy, start: float) -> float:
+    """What a rise is measured from: the lowest of the score at the instant the window opens
+    (the last evaluation before it, decayed to it) and every score evaluated since; 0.0 when
+    the vendor had no score before the window opened and none since.
+
+    Why decayed: a year-old executive move scored 63 when it happened but weighs 22 by the
+    time an incident takes the score to 71; the rise is 49, not 8.
+    """
+    opening: float | None = None
+    lowest: float | None = None
+    for t, numbers in alerts.history:
+        if t <= start:
+            opening_numbers = numbers
+            opening = t
+        elif lowest is None or numbers.score < lowest:
+            lowest = numbers.score
+    if opening is not None:
+        opened = _decayed_score(opening_numbers, policy, start)
+        return opened if lowest is None else min(opened, lowest)
+    return 0.0 if lowest is None else lowest
+
+
+def _decayed_score(numbers: Figures | Score, policy: Policy, at: float) -> float:
+    if isinstance(numbers, Figures):
+        return round(projected_value(numbers, policy, at), 2)
+    return numbers.score  # an explained Score carries no hazards to decay: as it was
 
 
 def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
@@ -239,60 +264,76 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
     )
 
 
-def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
+def qualifying_moves(
+    state: VendorState, rule: KeyPersonRule, policy: Policy, at: float
+) -> list[Any]:
+    """The moves that keep a key-person alert firing at `at`: a person of at least
+    `min_seniority` joined a competitor less than `active_days` before `at` (in event-time
+    order; the alert ends the instant the last of them is `active_days` old)."""
     floor = SENIORITY_ORDER.index(rule.min_seniority)
-    since = ctx.at - rule.active_days * DAY
-    facts = ctx.state.facts("person.moved", ctx.at)
+    since = at - rule.active_days * DAY
+    facts = state.facts("person.moved", at)
     # Facts are in event-time order, so the moves still active are a suffix: walk back to it.
     start = len(facts)
-    while start and facts[start - 1].t >= since:
+    while start and facts[start - 1].t > since:
         start -= 1
+    return [
+        fact
+        for fact in facts[start:]
+        if SENIORITY_ORDER.index(fact.data.seniority) >= floor  # type: ignore[attr-defined]
+        and policy.competitor(fact.data.to_org) is not None  # type: ignore[attr-defined]
+    ]
+
+
+def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
+    moves = qualifying_moves(ctx.state, rule, ctx.policy, ctx.at)
     if rule.name in ctx.alerts.firing:
         # Only whether it still holds matters: a firing alert keeps what it started with.
-        for fact in facts[start:]:
-            data: Any = fact.data
-            if (
-                SENIORITY_ORDER.index(data.seniority) >= floor
-                and ctx.policy.competitor(data.to_org) is not None
-            ):
-                return _STILL
+        return _STILL if moves else _QUIET
+    if not moves:
         return _QUIET
-    found = None
-    ids: list[str] = []
-    for fact in facts[start:]:
-        data = fact.data
-        competitor = ctx.policy.competitor(data.to_org)
-        if competitor is not None and SENIORITY_ORDER.index(data.seniority) >= floor:
-            ids.append(fact.event_id)
-            found = {"person": data.person, "role": data.role, "competitor": competitor}
-    if found is None:
-        return _QUIET
-    return Condition(True, found, tuple(ids))
+    data: Any = moves[-1].data
+    found = {
+        "person": data.person,
+        "role": data.role,
+        "competitor": ctx.policy.competitor(data.to_org),
+    }
+    return Condition(True, found, tuple(fact.event_id for fact in moves))
 
 
-def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:
-    paused: list[tuple[float, str, str]] = []  # (time, client, event id) of peers away now
-    state = ctx.state
-    if state.last_t is not None and ctx.at >= state.last_t:
+def counted_pauses(
+    state: VendorState, rule: PeerPauseRule, policy: Policy, at: float
+) -> list[tuple[float, str, str]]:
+    """(time, client, event id) of the other clients whose latest word at `at` is a pause or a
+    termination reported less than `lapse_days` before `at`, oldest first. A resume cancels a
+    pause; a new report from the same client renews it."""
+    lapse = rule.lapse_days * DAY
+    paused: list[tuple[float, str, str]] = []
+    if state.last_t is not None and at >= state.last_t:
         # As of the latest event every client's latest word is the last of its list, and the
         # list's key is the normalised name `is_own_organisation` would compute.
-        own = _plan(ctx.policy).own
+        own = _plan(policy).own
         for client, facts in state.clients.items():
             fact = facts[-1]
-            if fact.type != "client.resumed" and client not in own:
+            if fact.type != "client.resumed" and client not in own and at - fact.t < lapse:
                 paused.append((fact.t, fact.data.client, fact.event_id))  # type: ignore[attr-defined]
     else:
         for facts in state.clients.values():
-            fact = latest(facts, ctx.at)
-            if fact is None or fact.type == "client.resumed":
+            fact = latest(facts, at)
+            if fact is None or fact.type == "client.resumed" or at - fact.t >= lapse:
                 continue
             client = fact.data.client  # type: ignore[attr-defined]
-            if not ctx.policy.is_own_organisation(client):
+            if not policy.is_own_organisation(client):
                 paused.append((fact.t, client, fact.event_id))
+    paused.sort()
+    return paused
+
+
+def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:
+    paused = counted_pauses(ctx.state, rule, ctx.policy, ctx.at)
     if rule.name in ctx.alerts.firing:
         # Only whether it still holds matters: a firing alert keeps what it started with.
         return _STILL if len(paused) >= rule.min_clients else _QUIET
-    paused.sort()
     # Fire when min_clients pauses fall within one window of within_days.
     window = rule.within_days * DAY
     for i in range(len(paused) - rule.min_clients + 1):
@@ -329,18 +370,23 @@ _FACT_TRIGGERED: dict[type, frozenset[str]] = {
 vendor's latest event time, which is the `at` rules see)."""
 
 
-def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
-    """Whether this event can change the rule's verdict; skipping the others is exact, and it
-    is what keeps the rules O(1) for most events instead of rescanning the vendor's facts.
+TIME = "@time"
+"""The `event_type` of an evaluation that time alone brought (a deadline, no event)."""
 
-    Stakes and peer pauses change only with their own facts. A key-person alert can also end
-    as time passes (`active_days`), so it is re-checked while it fires; it cannot start without
-    a new move, since a later `at` only moves its window away from older moves.
+
+def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
+    """Whether an evaluation of this kind can change the rule's verdict; skipping the others is
+    exact, and it is what keeps the rules O(1) for most events instead of rescanning facts.
+
+    Stakes change only with their own facts. Key-person alerts and peer pauses can also end as
+    time passes (`active_days`, `lapse_days`), so they are re-checked while they fire, after any
+    event and at deadlines; neither can start without a new fact, since a later instant only
+    moves older facts out of their windows. Score rules (threshold, jump) run every time.
     """
     triggers = _FACT_TRIGGERED.get(type(rule))
     if triggers is None or event_type in triggers:
         return True
-    return firing and isinstance(rule, KeyPersonRule)
+    return firing and isinstance(rule, KeyPersonRule | PeerPauseRule)
 
 
 class _Fields(dict[str, Any]):
@@ -381,7 +427,7 @@ def _transition(
         starts_at=firing.starts_at,
         ends_at=ends_at,
         event_ids=firing.event_ids,
-        caused_by=ctx.event.id,
+        caused_by=caused_by(ctx.event, ctx.at),
         score=current.score,
         previous_score=previous.score if previous else None,
         score_severity=current.severity,
@@ -392,15 +438,22 @@ def _transition(
     )
 
 
+def caused_by(event: Event | None, at: float) -> str:
+    """What a transition or score record says caused it: the event's id, or for a deadline
+    the instant it fell due (`time:<ISO instant>`), which replay computes the same way."""
+    return event.id if event is not None else f"time:{iso(at)}"
+
+
 def evaluate(
     alerts: AlertState,
     previous: Score | Figures | None,
     current: Score | Figures,
     state: VendorState,
-    event: Event,
+    event: Event | None,
     policy: Policy,
 ) -> list[Transition]:
-    """Update `alerts` for one applied event and return the transitions it caused.
+    """Update `alerts` for one evaluation and return the transitions it caused: after an
+    applied `event`, or at a deadline (`event` None) as of `current`'s instant.
 
     `current` and `previous` may be `Figures`: the rules read only numbers, and the explanation
     (a transition's contributions) is built only when an alert starts or ends.
@@ -410,9 +463,10 @@ def evaluate(
     transitions: list[Transition] = []
     firings = alerts.firing
     plan = _PLANS.get(policy.version) or _plan(policy)
-    checks = plan.by_type.get(event.type)
+    kind = TIME if event is None else event.type
+    checks = plan.by_type.get(kind)
     if checks is None:
-        checks = plan.by_type[event.type] = _checks(plan.enabled, event.type)
+        checks = plan.by_type[kind] = _checks(plan.enabled, kind)
     for rule, check, while_firing in checks:
         firing = firings.get(rule.name) if firings else None
         if while_firing and firing is None:
@@ -432,7 +486,7 @@ def evaluate(
         elif not condition.active and firing is not None:
             del firings[rule.name]
             transitions.append(_transition(rule, "resolved", firing, at, ctx))
-    _remember(alerts, plan.history_s, at, current.score)
+    _remember(alerts, plan.history_s, at, current)
     return transitions
 
 
@@ -482,11 +536,13 @@ def _checks(enabled: tuple[AlertRule, ...], event_type: str) -> tuple[Check, ...
     return tuple(checks)
 
 
-def _remember(alerts: AlertState, window: float | None, at: float, value: float) -> None:
+def _remember(
+    alerts: AlertState, window: float | None, at: float, numbers: Figures | Score
+) -> None:
     if window is None:
         return
     history = alerts.history
-    history.append((at, value))
+    history.append((at, numbers))
     horizon = at - window
     # keep one point at or before the horizon: it is the baseline of the oldest window
     while len(history) >= 2 and history[1][0] <= horizon:

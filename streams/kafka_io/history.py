@@ -85,20 +85,28 @@ def source_offset(record: ConsumerRecord) -> int | None:
     return None
 
 
+def stream_time(record: ConsumerRecord) -> float | None:
+    """The stream time a history record was scored at, in unix seconds: its timestamp, which
+    the score step sets to the partition's stream time in whole milliseconds."""
+    timestamp = record.timestamp
+    return None if timestamp is None or timestamp < 0 else timestamp / 1000.0
+
+
 async def read_history(
     bootstrap_servers: str, topic: str, partition: int
-) -> list[tuple[Event, int | None]]:
-    """The whole history of one partition as of now, with each event's raw source offset: the
+) -> list[tuple[Event, int | None, float | None]]:
+    """The whole history of one partition as of now, with each event's raw source offset and
+    the stream time it was scored at (the record's timestamp, which the score step sets): the
     input of a partition rebuild. The end is a fetch high watermark (kafka_compat), not
     ListOffsets, so the last records of a multi-record batch are not missed on Tansu."""
     from vendorwatch.streams.kafka_io.compat import fetch_end_offsets
 
     tp = TopicPartition(topic, partition)
     end = (await fetch_end_offsets(bootstrap_servers, [tp])).get(tp, 0)
-    history: list[tuple[Event, int | None]] = []
+    history: list[tuple[Event, int | None, float | None]] = []
     for record in await read_range(bootstrap_servers, topic, partition, 0, end):
         try:
-            history.append((parse_event(record.value), source_offset(record)))
+            history.append((parse_event(record.value), source_offset(record), stream_time(record)))
         except InvalidEvent as exc:  # only if someone wrote to the history directly
             log.error(
                 "invalid_event_in_history",

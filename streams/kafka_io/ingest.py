@@ -9,19 +9,26 @@ line number and not sent, unless `raw` is set, in which case every line goes to 
 untouched (keyed by the vendor id it claims, if any) and the worker sorts them (the DLQ gets the
 bad ones, with the reason). With `history` set, valid events go straight to the history, for
 loading an exported history while no worker runs (the CLI checks that).
+
+An event dated more than `max_future_skew` seconds past the wall clock is an invalid line too
+(`time_in_future`), as the worker would judge it; with `history` as well, since that path skips
+the worker and the history must hold only accepted events. (An event the worker once accepted
+is never refused here later: the wall clock only moves on.)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
 from kafka import KafkaProducer
 
-from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
+from vendorwatch.schemas.codec import InvalidEvent, check_event_time, encode_event, parse_event
 from vendorwatch.streams.eventfile import LineError, iter_lines
 from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.settings import DEFAULT_MAX_FUTURE_SKEW
 
 
 @dataclass(slots=True)
@@ -64,8 +71,13 @@ def ingest_lines(
     raw: bool = False,
     history: bool = False,
     on_line: Callable[[int], None] | None = None,
+    max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW,
+    clock: Callable[[], float] = time.time,
 ) -> IngestReport:
-    """Send every line; returns counts. Flushes before returning, so 'sent' means acknowledged."""
+    """Send every line; returns counts. Flushes before returning, so 'sent' means acknowledged.
+
+    `clock` (the wall clock; injectable for tests) is read once per line, so a long file is
+    judged against the time each line is sent, as the worker would judge it on arrival."""
     report = IngestReport(topic=topics.EVENTS if history else topics.RAW)
     futures = []
     for number, line in iter_lines(lines):
@@ -76,6 +88,7 @@ def ingest_lines(
             continue
         try:
             event = parse_event(line)
+            check_event_time(event, clock(), max_future_skew)
         except InvalidEvent as exc:
             report.rejected.append(LineError(number, exc.reason, str(exc)))
             continue

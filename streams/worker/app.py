@@ -14,6 +14,8 @@ small batches to amortise per-message overhead.
 from __future__ import annotations
 
 import importlib.metadata
+import time
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -84,8 +86,17 @@ async def topic_layout(aio: Any) -> dict[str, int]:
     return {name: len(await aio.partitions_for(name)) for name in WRITTEN_TOPICS}
 
 
-def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) -> Pipeline:
-    """Build the Faust app for one worker process (nothing connects until it starts)."""
+def create_pipeline(
+    settings: Settings,
+    policy: Policy,
+    bootstrap_servers: str,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Pipeline:
+    """Build the Faust app for one worker process (nothing connects until it starts).
+
+    `clock` is what input is judged by (future-dated events, `Pipeline.clock`): the score step
+    and POST /events share it, so a simulated clock moves both."""
     apply_faust_workarounds()
     faust_handoff.install()
     datadir = settings.data_dir / "faust" / str(settings.web_port)
@@ -128,6 +139,7 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         raw_topic,
         events_topic,
         alerts_topic,
+        clock=clock,
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
 
@@ -145,7 +157,14 @@ def create_pipeline(settings: Settings, policy: Policy, bootstrap_servers: str) 
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             aio = await aiokafka_producer(app)
             if step is None:
-                step = ScoreStep(processor, await topic_layout(aio), load_history, worker_name)
+                step = ScoreStep(
+                    processor,
+                    await topic_layout(aio),
+                    load_history,
+                    worker_name,
+                    clock=pipeline.clock,
+                    max_future_skew=settings.max_future_skew,
+                )
             outbox = Outbox(aio, step.layout)
             await step.handle([RawMessage.of(event.message) for event in batch], outbox)
             await outbox.flush()

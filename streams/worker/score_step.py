@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 import structlog
 
-from vendorwatch.schemas.codec import InvalidEvent, encode_event, parse_event
+from vendorwatch.schemas.codec import InvalidEvent, check_event_time, encode_event, parse_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams import logs
 from vendorwatch.streams.core.processor import Outcome, Processor
@@ -28,6 +28,7 @@ from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
 from vendorwatch.streams.kafka_io.partitioning import vendor_partition
+from vendorwatch.streams.settings import DEFAULT_MAX_FUTURE_SKEW
 from vendorwatch.streams.worker import metrics
 
 # The logger keeps the name it had when this code lived in the agent's module: log queries and
@@ -129,7 +130,10 @@ class ScoreStep:
     scores it. So the worker that owns raw partition p is the only writer of history partition
     p, and the history is in the order the events were scored: replay meets them in the same
     order (docs/architecture.md). Invalid input goes to the DLQ with the reason; nothing here
-    raises on bad input.
+    raises on bad input. That includes an event dated more than `max_future_skew` seconds past
+    `clock()` (`time_in_future`): judged here, once, so the history holds only accepted events
+    and replay never re-judges them. `clock` is always called through the attribute, never
+    `time.time()` directly, so a simulated stream clock can drive the verdict.
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class ScoreStep:
         worker_name: str,
         *,
         clock: Callable[[], float] = time.time,
+        max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW,
     ) -> None:
         check_layout(layout)
         self.processor = processor
@@ -149,6 +154,8 @@ class ScoreStep:
         self.worker_name = worker_name
         """Named in every DLQ record as the worker that rejected it."""
         self.clock = clock
+        self.max_future_skew = max_future_skew
+        """Seconds past `clock()` an event's time may be; later ones go to the DLQ."""
         self._partitions = self.layout[topics.EVENTS]
         self._raw_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
         self._accepted_by_type: dict[str, Any] = {}  # labelled counters, looked up once
@@ -170,6 +177,7 @@ class ScoreStep:
             await self.rebuild(partition, message.offset, sink)
         try:
             parsed = parse_event(message.value)  # type: ignore[arg-type]
+            check_event_time(parsed, self.clock(), self.max_future_skew)
         except InvalidEvent as exc:
             await self.reject(message, exc, sink)
             return

@@ -16,7 +16,12 @@ import structlog
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vendorwatch.schemas.codec import InvalidEvent, encode_event, validate_event
+from vendorwatch.schemas.codec import (
+    InvalidEvent,
+    check_event_time,
+    encode_event,
+    validate_event,
+)
 from vendorwatch.streams.kafka_io.deadletter import claimed_in
 from vendorwatch.streams.worker.pipeline import Pipeline
 
@@ -108,9 +113,13 @@ def register_views(pipeline: Pipeline) -> None:
                 log.warning("ingest_refused", reason="batch_size", count=len(items))
                 return self.error(400, f"send 1 to {MAX_EVENTS_PER_REQUEST} events per request")
             events, errors = [], []
+            # one instant for the whole request, from the clock the score step judges by
+            now = pipeline.clock()
             for index, item in enumerate(items):
                 try:
-                    events.append(validate_event(item))
+                    valid = validate_event(item)
+                    check_event_time(valid, now, settings.max_future_skew)
+                    events.append(valid)
                 except InvalidEvent as exc:
                     errors.append({"index": index, "reason": exc.reason, "error": str(exc)})
                     log.warning(

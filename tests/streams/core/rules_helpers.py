@@ -109,6 +109,8 @@ def run_events(events: Iterable[Event], policy: Policy, processor: Processor | N
     result = Run()
     for e in events:
         outcome = processor.process(0, e)
+        for earlier in outcome.earlier:  # deadlines that fell due before this event
+            result.transitions.extend((earlier.caused_by, t) for t in earlier.transitions)
         result.scores[e.id] = outcome.current.score
         result.transitions.extend((e.id, t) for t in outcome.transitions)
     return result

@@ -24,18 +24,21 @@ def demo_events() -> list[Event]:
     return [parse_event(line) for line in lines if line.strip()]
 
 
-def history_of(events: list[Event], first_source: int | None) -> list[tuple[Event, int | None]]:
+Entry = tuple[Event, int | None, float | None]
+
+
+def history_of(events: list[Event], first_source: int | None) -> list[Entry]:
     """Events as a history partition holds them: raw offsets from `first_source` on (None: an
-    older record that does not say)."""
+    older record that does not say), scored in event time (no stream time recorded)."""
     if first_source is None:
-        return [(event, None) for event in events]
-    return [(event, first_source + i) for i, event in enumerate(events)]
+        return [(event, None, None) for event in events]
+    return [(event, first_source + i, None) for i, event in enumerate(events)]
 
 
-def rebuilt(history: list[tuple[Event, int | None]], committed: int) -> tuple[Processor, list]:
+def rebuilt(history: list[Entry], committed: int) -> tuple[Processor, list]:
     processor = Processor(load_policy())
 
-    async def loader(partition: int) -> list[tuple[Event, int | None]]:
+    async def loader(partition: int) -> list[Entry]:
         assert partition == 0
         return history
 

@@ -25,8 +25,11 @@ from tests.streams.core.rules_helpers import (
     restricted_data,
     run_events,
 )
+from vendorwatch.schemas.events import iso
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.rules import fingerprint
+from vendorwatch.streams.core.scoring import score
+from vendorwatch.streams.core.state import VendorState, apply
 
 STAKE = "demo-scale-ai-meta-stake"
 WANG = "demo-scale-ai-wang-to-meta"
@@ -149,10 +152,18 @@ def test_key_person_alert_resolves_after_active_days() -> None:
     after = heartbeat("scale-ai", at=moved_at + days(90) + timedelta(hours=1))
     run = run_events([*demo, before, after], default_policy())
     key_person = [s for s in run.summary() if s[2] == "key_person_to_competitor"]
+    expiry = iso((moved_at + days(90)).timestamp())
+    # it ends at its deadline, exactly active_days after the move, not at the next event
     assert key_person == [
         (WANG, "scale-ai", "key_person_to_competitor", "firing"),
-        (after.id, "scale-ai", "key_person_to_competitor", "resolved"),
+        (f"time:{expiry}", "scale-ai", "key_person_to_competitor", "resolved"),
     ]
+    resolved = next(
+        t
+        for _, t in run.transitions
+        if t.status == "resolved" and t.rule == "key_person_to_competitor"
+    )
+    assert resolved.ends_at == (moved_at + days(90)).timestamp()
 
 
 def test_a_quiet_vendor_never_pages() -> None:
@@ -180,10 +191,17 @@ def test_threshold_fires_at_x_holds_between_y_and_x_and_resolves_below_y() -> No
     assert scores[0] >= 80  # fires at X
     assert all(70 <= s < 80 for s in scores[1:4])  # between Y and X: still firing
     assert scores[4] < 70  # below Y: resolves
-    assert run.summary() == [
-        (incident.id, "acme", "score_critical", "firing"),
-        (later[3].id, "acme", "score_critical", "resolved"),
-    ]
+    # decay takes it under Y between the third and the fourth look, and it resolves right then
+    [(_, fired), (cause, resolved)] = run.transitions
+    assert (fired.status, fired.caused_by) == ("firing", incident.id)
+    assert resolved.status == "resolved"
+    assert cause.startswith("time:")
+    assert later[2].time.timestamp() < resolved.ends_at < later[3].time.timestamp()
+    assert resolved.score < 70
+    state = VendorState("acme")
+    for e in events:
+        apply(state, e)
+    assert score(state, policy, resolved.ends_at - 1).score >= 70
 
 
 def test_threshold_does_not_fire_between_y_and_x_from_below_and_fires_again_after_resolving() -> (

@@ -13,16 +13,20 @@ import asyncio
 import base64
 import subprocess
 import sys
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
 
 from tests.streams.core.rules_helpers import (
     T0,
+    days,
     default_policy,
     demo_events,
+    event,
+    heartbeat,
     registered,
     restricted_data,
 )
@@ -49,8 +53,9 @@ LAYOUT = {
     topics.ALERTS: PARTITIONS,
     topics.EVENTS_DLQ: 1,
 }
-NOW = 1_750_000_000.0
-"""The step's wall clock in these tests: `published_at` and the produced-at fallback."""
+NOW = 1_760_000_000.0
+"""The step's clock in these tests (2025-10-09): `published_at`, the produced-at fallback and
+the instant future-dated events are judged by (after the demo scenario's last event)."""
 WORKER = "test-worker:1"
 
 
@@ -91,9 +96,11 @@ class History:
     partitions: dict[int, list[tuple[Event, int | None]]] = field(default_factory=dict)
     reads: list[int] = field(default_factory=list)
 
-    async def load(self, partition: int) -> list[tuple[Event, int | None]]:
+    async def load(self, partition: int) -> list[tuple[Event, int | None, float | None]]:
+        """As `read_history` gives it: each event with its source offset and stream time (none
+        recorded here: the events are replayed in event time)."""
         self.reads.append(partition)
-        return list(self.partitions.get(partition, []))
+        return [(event, source, None) for event, source in self.partitions.get(partition, [])]
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -104,10 +111,12 @@ def home(vendor: str) -> int:
     return vendor_partition(vendor.encode(), PARTITIONS)
 
 
-def step(history: History | None = None) -> tuple[ScoreStep, Processor]:
+def step(
+    history: History | None = None, *, clock: Callable[[], float] = lambda: NOW
+) -> tuple[ScoreStep, Processor]:
     processor = Processor(default_policy())
     loader = (history or History()).load
-    return ScoreStep(processor, LAYOUT, loader, WORKER, clock=lambda: NOW), processor
+    return ScoreStep(processor, LAYOUT, loader, WORKER, clock=clock), processor
 
 
 def message(
@@ -355,3 +364,89 @@ def test_the_steps_import_no_faust() -> None:
         "assert not {'faust', 'mode'} & set(sys.modules), sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- events from the future ------------------------------------------------------------------
+
+
+def cto_to_competitor(vendor: str, *, at: datetime) -> Event:
+    """An executive joins a competitor: fires `key_person_to_competitor` under the default
+    policy."""
+    return event(
+        "person.moved",
+        {
+            "person": "Pat Doe",
+            "role": "CTO",
+            "from_org": vendor.title(),
+            "to_org": "OpenAI",
+            "seniority": "executive",
+        },
+        at=at,
+        vendor=vendor,
+    )
+
+
+def test_an_event_dated_2052_goes_to_the_dlq_and_the_vendors_other_events_still_score() -> None:
+    """One harmless typo in the year must not leave the vendor scored "as of 2052" for good:
+    it is dead-lettered as `time_in_future` with its bytes, and what comes after still scores
+    and pages."""
+    score_step, processor = step()
+    p = home("acme")
+    before = [registered("acme"), restricted_data("acme", at=T0 + days(1))]
+    typo = heartbeat("acme", at=datetime(2052, 1, 7, 9, 0, tzinfo=UTC))
+    after = [cto_to_competitor("acme", at=T0 + days(2))]
+    batch = messages([*before, typo, *after])
+    rejected = metrics.EVENTS_REJECTED.labels(reason="time_in_future")
+    counted = counter(rejected)
+    sink = ListSink()
+    run(score_step.handle(batch, sink))
+
+    (dead,) = sink.on(topics.EVENTS_DLQ)
+    assert dead.key == b"acme"
+    record = orjson.loads(dead.value)
+    assert record["reason"] == "time_in_future"
+    assert record["original"] == {"encoding": "utf-8", "value": encode_event(typo).decode()}
+    assert record["origin"]["offset"] == 2
+    (error,) = record["errors"]
+    assert error["field"] == "time"
+    assert "2052-01-07T09:00:00Z" in error["message"]
+    assert "86400 s" in error["message"]
+    assert counter(rejected) == counted + 1
+    # everything else for the vendor went to the history and was scored, in order
+    kept = [*before, *after]
+    assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(e) for e in kept]
+    assert processor.states[p]["acme"].seen == {e.id for e in kept}
+    scores = [orjson.loads(r.value) for r in sink.on(topics.SCORES)]
+    assert [s["caused_by"] for s in scores][-1] == after[-1].id
+    assert scores[-1]["as_of"].startswith("2025-01-08")  # not "as of 2052"
+    # and the move to a competitor after the typo still pages
+    transitions = [orjson.loads(r.value) for r in sink.on(topics.ALERTS)]
+    assert ("key_person_to_competitor", "firing") in {(t["rule"], t["status"]) for t in transitions}
+
+
+def test_an_event_within_the_skew_is_accepted() -> None:
+    score_step, _ = step()
+    soon = registered("acme", at=datetime.fromtimestamp(NOW + 3600, UTC))
+    sink = ListSink()
+    run(score_step.handle(messages([soon]), sink))
+    assert sink.on(topics.EVENTS_DLQ) == []
+    assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(soon)]
+
+
+def test_the_verdict_follows_the_injected_clock_and_the_steps_skew() -> None:
+    """The step reads its clock for every message (a simulated stream clock moves it), never
+    the wall clock, and honours the configured skew."""
+    now = [NOW]
+    score_step, _ = step(clock=lambda: now[0])
+    score_step.max_future_skew = 60.0
+    ahead = registered("acme", at=datetime.fromtimestamp(NOW + 120, UTC))
+    sink = ListSink()
+    run(score_step.handle(messages([ahead]), sink))
+    assert [orjson.loads(r.value)["reason"] for r in sink.on(topics.EVENTS_DLQ)] == [
+        "time_in_future"
+    ]
+    now[0] = NOW + 60  # the clock moved on: the same event is now within the skew
+    sink = ListSink()
+    run(score_step.handle(messages([ahead]), sink))
+    assert sink.on(topics.EVENTS_DLQ) == []
+    assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(ahead)]
