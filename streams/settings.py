@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         description="How far past now an event's time may be (seconds); later ones are refused "
         "(reason time_in_future): one typo dated 2052 would otherwise freeze its vendor's score.",
     )
+    clock: Literal["wall", "scenario"] = Field(
+        default="wall",
+        description="What moves stream time: the wall clock (production), or the scenario "
+        "being played (the demo, tests): its clock records and the times of its events.",
+    )
+    tick_seconds: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = Field(
+        default=60.0,
+        description="How often a wall-clock worker evaluates the deadlines that fell due "
+        "(alerts that end, scores that decay across a band); the live view is at most this late.",
+    )
     slack_webhook_url: SecretStr | None = None
     webhook_url: SecretStr | None = None
     webhook_secret: Annotated[SecretStr, Field(min_length=16)] | None = None

@@ -49,22 +49,24 @@ class Outbox:
         *,
         partition: int | None = None,
         headers: Headers = (),
+        timestamp_ms: int | None = None,
     ) -> None:
         """Queue a record keyed `key` (on `partition`, or on the key's partition; an unkeyed
-        record goes where aiokafka would send it). Awaits only
-        when a builder is full, to hand it to the producer and start the next one."""
+        record goes where aiokafka would send it), timestamped `timestamp_ms` (None: now).
+        Awaits only when a builder is full, to hand it to the producer and start the next one."""
         if partition is None:
             partition = vendor_partitioner(key, range(self._partitions[topic]), ())
         where = (topic, partition)
         builder = self._builders.get(where)
         if builder is None:
             builder = self._builders[where] = self._producer.create_batch()
-        if builder.append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
+        stamp = timestamp_ms
+        if builder.append(key=key, value=value, timestamp=stamp, headers=list(headers)) is None:
             await self._submit(where, builder)
             builder = self._builders[where] = self._producer.create_batch()
             # an empty batch takes one record of any size, as in Kafka (the broker has the
             # last word: a record over its limit fails the flush)
-            builder.append(key=key, value=value, timestamp=None, headers=list(headers))
+            builder.append(key=key, value=value, timestamp=stamp, headers=list(headers))
 
     async def _submit(self, where: tuple[str, int], builder: Any) -> None:
         topic, partition = where

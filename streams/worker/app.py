@@ -13,12 +13,14 @@ small batches to amortise per-message overhead.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import time
 from collections.abc import Callable
 from typing import Any
 
 import faust
+import structlog
 
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import Policy
@@ -42,6 +44,8 @@ from vendorwatch.streams.worker.score_step import (
 )
 from vendorwatch.streams.worker.view import ScoreView
 from vendorwatch.streams.worker.web import register_views
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["PRODUCED_AT_HEADER", "create_pipeline"]  # the header: benchmarks set it
 
@@ -143,12 +147,16 @@ def create_pipeline(
     )
     worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
 
-    async def load_history(partition: int) -> list[tuple[Event, int | None]]:
+    async def load_history(partition: int) -> list[tuple[Event, int | None, float | None]]:
         return await read_history(bootstrap_servers, topics.EVENTS, partition)
 
     step: ScoreStep | None = None  # built at the first batch: the layout needs the producer
     # the raw topic's consumed series exists at 0 from the start, as before the first batch
     metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
+
+    # One at a time: a batch and a tick each publish through their own outbox, and a vendor's
+    # records must reach the topics in the order they were decided.
+    scoring = asyncio.Lock()
 
     @app.agent(raw_topic, name="score")
     async def score_events(stream: Any) -> None:
@@ -156,18 +164,34 @@ def create_pipeline(
         nonlocal step
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             aio = await aiokafka_producer(app)
-            if step is None:
-                step = ScoreStep(
-                    processor,
-                    await topic_layout(aio),
-                    load_history,
-                    worker_name,
-                    clock=pipeline.clock,
-                    max_future_skew=settings.max_future_skew,
-                )
+            async with scoring:
+                if step is None:
+                    step = ScoreStep(
+                        processor,
+                        await topic_layout(aio),
+                        load_history,
+                        worker_name,
+                        clock=pipeline.clock,
+                        max_future_skew=settings.max_future_skew,
+                        scenario=settings.clock == "scenario",
+                    )
+                outbox = Outbox(aio, step.layout)
+                await step.handle([RawMessage.of(event.message) for event in batch], outbox)
+                await outbox.flush()
+
+    @app.timer(settings.tick_seconds)
+    async def tick() -> None:
+        """The wall clock between events: publish what the deadlines that fell due changed
+        (a key-person alert that ended, a score decayed across a band)."""
+        if step is None or settings.clock != "wall":
+            return
+        aio = await aiokafka_producer(app)
+        async with scoring:
             outbox = Outbox(aio, step.layout)
-            await step.handle([RawMessage.of(event.message) for event in batch], outbox)
+            published = await step.tick(outbox)
             await outbox.flush()
+        if published:
+            log.info("tick", published=published)
 
     @app.service
     class ViewService(faust.Service):  # type: ignore[misc]

@@ -11,6 +11,7 @@ agent in `streams.worker.app` only turns its events into `RawMessage`s and hands
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ log = structlog.get_logger("vendorwatch.streams.worker.app")
 
 PRODUCED_AT_HEADER = "vw-produced-ms"
 """Carries when the original message was produced, for the end-to-end latency metric."""
+CLOCK_HEADER = "vw-clock-ms"
+"""Marks a clock record on the raw topic: in scenario mode it brings its partition's stream
+time to this instant (unix ms), like a tick; it is not an event and is never in the history."""
 
 WRITTEN_TOPICS = (topics.RAW, topics.EVENTS, topics.SCORES, topics.ALERTS, topics.EVENTS_DLQ)
 """Every topic the score step writes: its layout must name the partition count of each."""
@@ -94,6 +98,7 @@ class RecordSink(Protocol):
         *,
         partition: int | None = None,
         headers: Headers = (),
+        timestamp_ms: int | None = None,
     ) -> None: ...
 
 
@@ -107,6 +112,17 @@ def produced_ms(message: RawMessage) -> int | None:
             except (TypeError, ValueError):
                 return None
     return message.timestamp and int(message.timestamp * 1000)  # type: ignore[return-value]
+
+
+def clock_ms(message: RawMessage) -> int | None:
+    """The instant a clock record carries (unix ms), or None for any other message."""
+    for name, value in message.headers:
+        if name == CLOCK_HEADER:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def check_layout(layout: Mapping[str, int]) -> None:
@@ -132,8 +148,14 @@ class ScoreStep:
     order (docs/architecture.md). Invalid input goes to the DLQ with the reason; nothing here
     raises on bad input. That includes an event dated more than `max_future_skew` seconds past
     `clock()` (`time_in_future`): judged here, once, so the history holds only accepted events
-    and replay never re-judges them. `clock` is always called through the attribute, never
-    `time.time()` directly, so a simulated stream clock can drive the verdict.
+    and replay never re-judges them. `clock` is the wall clock (injected, so tests fix it).
+
+    Stream time: each event is scored at its partition's stream time, the wall clock in
+    milliseconds (or, with `scenario`, the latest clock record or event time of the partition),
+    and its history record carries that instant as its timestamp, so a rebuild or a replay
+    applies it at the same instant. `tick` is the clock between events: it evaluates the
+    deadlines that fell due (`Processor.advance`). The caller must not run `handle` and `tick`
+    at the same time (the worker holds one lock over each with its flush).
     """
 
     def __init__(
@@ -145,6 +167,7 @@ class ScoreStep:
         *,
         clock: Callable[[], float] = time.time,
         max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW,
+        scenario: bool = False,
     ) -> None:
         check_layout(layout)
         self.processor = processor
@@ -156,6 +179,9 @@ class ScoreStep:
         self.clock = clock
         self.max_future_skew = max_future_skew
         """Seconds past `clock()` an event's time may be; later ones go to the DLQ."""
+        self.scenario = scenario
+        """Stream time follows the scenario (clock records and event times) instead of
+        `clock()`: the demo and tests play a timeline faster than the wall clock."""
         self._partitions = self.layout[topics.EVENTS]
         self._raw_consumed = metrics.EVENTS_CONSUMED.labels(topic=topics.RAW)
         self._accepted_by_type: dict[str, Any] = {}  # labelled counters, looked up once
@@ -169,12 +195,44 @@ class ScoreStep:
         # the input's freshness: "no events for N minutes" is about these partitions
         self._mark_processed(batch)
 
+    def now(self) -> float:
+        """The wall clock in whole milliseconds: the stream time of a wall-clock worker, kept to
+        the precision of a record timestamp so that a rebuild applies events at the same
+        instant, float for float."""
+        return round(self.clock() * 1000) / 1000
+
+    async def tick(self, sink: RecordSink) -> int:
+        """A wall-clock tick: bring every partition loaded here to now and publish what the
+        deadlines that fell due changed. Returns how many vendors' outcomes were published.
+        A scenario worker ignores it (its clock records are its ticks)."""
+        if self.scenario:
+            return 0
+        now = self.now()
+        published = 0
+        for partition in sorted(self.processor.states):
+            for outcome in self.processor.advance(partition, now):
+                await self.publish(outcome, sink, None)
+                published += 1
+        return published
+
+    async def on_clock(self, message: RawMessage, ms: int, sink: RecordSink) -> None:
+        """A clock record: in scenario mode, a tick of its partition to its instant."""
+        if not self.scenario:
+            log.debug("clock_record_ignored", partition=message.partition, offset=message.offset)
+            return
+        for outcome in self.processor.advance(message.partition, ms / 1000):
+            await self.publish(outcome, sink, None)
+
     async def handle_one(self, message: RawMessage, sink: RecordSink) -> None:
         """One raw message: rebuild its partition if new here, then reject, reroute or score."""
         partition = message.partition
         processor = self.processor
         if not processor.loaded(partition):
             await self.rebuild(partition, message.offset, sink)
+        ms = clock_ms(message)
+        if ms is not None:
+            await self.on_clock(message, ms, sink)
+            return
         try:
             parsed = parse_event(message.value)  # type: ignore[arg-type]
             check_event_time(parsed, self.clock(), self.max_future_skew)
@@ -201,7 +259,12 @@ class ScoreStep:
                 type=parsed.type
             )
         counter.inc()
-        if not processor.in_history(partition, parsed):
+        known = processor.in_history(partition, parsed)
+        # whole milliseconds, as the history record's timestamp keeps it (see `now`)
+        now = math.floor(parsed.time.timestamp() * 1000) / 1000 if self.scenario else self.now()
+        outcome = processor.process(partition, parsed, now)
+        if not known:
+            # stamped with the stream time it was scored at: a rebuild or replay applies it then
             await sink.add(
                 topics.EVENTS,
                 encode_event(parsed),
@@ -211,9 +274,9 @@ class ScoreStep:
                     (PRODUCED_AT_HEADER, produced_header),
                     (SOURCE_OFFSET_HEADER, str(message.offset).encode()),
                 ),
+                timestamp_ms=round(processor.stream_time[partition] * 1000),
             )
-        outcome = processor.process(partition, parsed)
-        if outcome.changed or outcome.transitions:
+        if outcome.changed or outcome.transitions or outcome.earlier:
             await self.publish(outcome, sink, produced)
 
     async def rebuild(self, partition: int, offset: int, sink: RecordSink) -> None:
@@ -233,8 +296,11 @@ class ScoreStep:
             await self.publish(outcome, sink, None)
 
     async def publish(self, outcome: Outcome, sink: RecordSink, produced: int | None) -> None:
-        """Queue an outcome's score change and alert transitions (in that order)."""
-        event_id = outcome.event.id
+        """Queue an outcome's score change and alert transitions (in that order), after those
+        of the deadlines that fell due before it (`Outcome.earlier`)."""
+        for earlier in outcome.earlier:
+            await self.publish(earlier, sink, None)
+        event_id = outcome.caused_by
         if outcome.changed:
             current = outcome.current
             record = score_record(current, outcome.previous, event_id, published_at=self.clock())

@@ -31,7 +31,7 @@ from tests.streams.core.rules_helpers import (
     restricted_data,
 )
 from vendorwatch.schemas.codec import encode_event
-from vendorwatch.schemas.events import Event
+from vendorwatch.schemas.events import Event, iso
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.records import score_record
 from vendorwatch.streams.kafka_io import topics
@@ -39,6 +39,7 @@ from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
 from vendorwatch.streams.kafka_io.partitioning import vendor_partition
 from vendorwatch.streams.worker import metrics
 from vendorwatch.streams.worker.score_step import (
+    CLOCK_HEADER,
     PRODUCED_AT_HEADER,
     RawMessage,
     ScoreStep,
@@ -73,6 +74,8 @@ class ListSink:
     """The `RecordSink` of the tests: records in the order they were added."""
 
     records: list[Record] = field(default_factory=list)
+    timestamps: list[int | None] = field(default_factory=list)
+    """Each record's timestamp (ms; None: the producer's now), beside `records`."""
 
     async def add(
         self,
@@ -82,8 +85,10 @@ class ListSink:
         *,
         partition: int | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
+        timestamp_ms: int | None = None,
     ) -> None:
         self.records.append(Record(topic, value, key, partition, tuple(headers)))
+        self.timestamps.append(timestamp_ms)
 
     def on(self, topic: str) -> list[Record]:
         return [r for r in self.records if r.topic == topic]
@@ -247,8 +252,8 @@ def test_an_event_already_in_the_history_is_not_written_again_and_scores_once() 
     assert caused_by == [first.id, second.id]
 
     once = Processor(default_policy())
-    for e in (first, second):
-        once.process(p, e)
+    once.process(p, first)  # from a history record that carries no stream time: event time
+    once.process(p, second, NOW)  # scored live, at stream time
     assert processor.published == once.published
 
 
@@ -306,13 +311,19 @@ def test_the_demo_writes_history_then_score_then_alerts_per_event_byte_for_byte(
             (SOURCE_OFFSET_HEADER, str(raw.offset).encode()),
         )
         expected.append(Record(topics.EVENTS, encode_event(e), key, raw.partition, headers))
-        outcome = fold.process(raw.partition, e)
-        if outcome.changed:
-            record = score_record(outcome.current, outcome.previous, e.id, published_at=NOW)
-            expected.append(Record(topics.SCORES, orjson.dumps(record), key, None, ()))
-        for t in outcome.transitions:
-            expected.append(Record(topics.ALERTS, orjson.dumps(t.to_record()), key, None, ()))
+        outcome = fold.process(raw.partition, e, NOW)  # a wall-clock worker: stream time NOW
+        for o in (*outcome.earlier, outcome):
+            if o.changed:
+                record = score_record(o.current, o.previous, o.caused_by, published_at=NOW)
+                expected.append(Record(topics.SCORES, orjson.dumps(record), key, None, ()))
+            for t in o.transitions:
+                expected.append(Record(topics.ALERTS, orjson.dumps(t.to_record()), key, None, ()))
     assert sink.records == expected
+    # each history record carries the stream time it was scored at, for a rebuild or a replay
+    stamps = {
+        s for r, s in zip(sink.records, sink.timestamps, strict=True) if r.topic == topics.EVENTS
+    }
+    assert stamps == {round(NOW * 1000)}
     assert sink.on(topics.ALERTS), "the demo raises alerts"
     last = orjson.loads(sink.on(topics.SCORES)[-1].value)
     assert last["published_at"] == NOW
@@ -394,7 +405,8 @@ def test_an_event_dated_2052_goes_to_the_dlq_and_the_vendors_other_events_still_
     p = home("acme")
     before = [registered("acme"), restricted_data("acme", at=T0 + days(1))]
     typo = heartbeat("acme", at=datetime(2052, 1, 7, 9, 0, tzinfo=UTC))
-    after = [cto_to_competitor("acme", at=T0 + days(2))]
+    # a day before now: a move older than active_days would (rightly) not page at stream time
+    after = [cto_to_competitor("acme", at=datetime.fromtimestamp(NOW - 86400, UTC))]
     batch = messages([*before, typo, *after])
     rejected = metrics.EVENTS_REJECTED.labels(reason="time_in_future")
     counted = counter(rejected)
@@ -418,7 +430,7 @@ def test_an_event_dated_2052_goes_to_the_dlq_and_the_vendors_other_events_still_
     assert processor.states[p]["acme"].seen == {e.id for e in kept}
     scores = [orjson.loads(r.value) for r in sink.on(topics.SCORES)]
     assert [s["caused_by"] for s in scores][-1] == after[-1].id
-    assert scores[-1]["as_of"].startswith("2025-01-08")  # not "as of 2052"
+    assert scores[-1]["as_of"] == iso(NOW)  # scored at stream time, not "as of 2052"
     # and the move to a competitor after the typo still pages
     transitions = [orjson.loads(r.value) for r in sink.on(topics.ALERTS)]
     assert ("key_person_to_competitor", "firing") in {(t["rule"], t["status"]) for t in transitions}
@@ -450,3 +462,91 @@ def test_the_verdict_follows_the_injected_clock_and_the_steps_skew() -> None:
     run(score_step.handle(messages([ahead]), sink))
     assert sink.on(topics.EVENTS_DLQ) == []
     assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(ahead)]
+
+
+# --- stream time -------------------------------------------------------------------------------
+
+
+def clock_message(at: float, *, partition: int, offset: int) -> RawMessage:
+    """A clock record of a scenario: no value, the instant in its header."""
+    return RawMessage(
+        topics.RAW,
+        partition,
+        offset,
+        None,
+        b"",
+        None,
+        ((CLOCK_HEADER, str(round(at * 1000)).encode()),),
+    )
+
+
+def test_a_scenario_clock_record_ends_a_key_person_alert_with_no_new_event() -> None:
+    """LabelCo: restricted data, then its CTO joins a competitor, then nothing. The scenario's
+    clock moves on and the alert resolves at exactly active_days after the move."""
+    processor = Processor(default_policy())
+    loader = History().load
+    score_step = ScoreStep(processor, LAYOUT, loader, WORKER, clock=lambda: NOW, scenario=True)
+    moved = datetime(2024, 2, 1, tzinfo=UTC)
+    events = [
+        registered("labelco", at=datetime(2024, 1, 1, tzinfo=UTC)),
+        restricted_data("labelco", at=datetime(2024, 1, 2, tzinfo=UTC)),
+        cto_to_competitor("labelco", at=moved),
+    ]
+    batch = messages(events)
+    p = home("labelco")
+    sink = ListSink()
+    run(score_step.handle(batch, sink))
+    fired = [orjson.loads(r.value) for r in sink.on(topics.ALERTS)]
+    assert ("key_person_to_competitor", "firing") in {(t["rule"], t["status"]) for t in fired}
+    # history records carry the scenario's stream time: each event's own time here
+    pairs = zip(sink.records, sink.timestamps, strict=True)
+    stamps = [stamp for record, stamp in pairs if record.topic == topics.EVENTS]
+    assert stamps == [round(e.time.timestamp() * 1000) for e in events]
+
+    later = ListSink()
+    june = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
+    run(score_step.handle([clock_message(june, partition=p, offset=len(batch))], later))
+    alerts = [orjson.loads(r.value) for r in later.on(topics.ALERTS)]
+    ended = [a for a in alerts if a["rule"] == "key_person_to_competitor"]
+    assert [(a["status"], a["ends_at"]) for a in ended] == [("resolved", "2024-05-01T00:00:00Z")]
+    assert ended[0]["caused_by"] == "time:2024-05-01T00:00:00Z"
+    assert not later.on(topics.EVENTS), "a clock record is never history"
+    assert not later.on(topics.EVENTS_DLQ), "nor invalid input"
+    # the score decayed on the way (a key-person move halves every 180 days)
+    scores = [orjson.loads(r.value) for r in later.on(topics.SCORES)]
+    assert scores
+    assert scores[-1]["score"] < orjson.loads(sink.on(topics.SCORES)[-1].value)["score"]
+    assert processor.stream_time[p] == june
+
+
+def test_a_wall_clock_tick_publishes_only_what_fell_due() -> None:
+    now = {"t": NOW}
+    score_step, _ = step(clock=lambda: now["t"])
+    moved = datetime.fromtimestamp(NOW - 86400, UTC)
+    run(
+        score_step.handle(
+            messages(
+                [registered("acme"), restricted_data("acme"), cto_to_competitor("acme", at=moved)]
+            ),
+            ListSink(),
+        )
+    )
+    quiet = ListSink()
+    now["t"] = NOW + 60
+    assert run(score_step.tick(quiet)) == 0
+    assert quiet.records == []
+    due = ListSink()
+    now["t"] = NOW + 100 * 86400  # past active_days
+    assert run(score_step.tick(due)) >= 1
+    ended = [orjson.loads(r.value) for r in due.on(topics.ALERTS)]
+    assert ("key_person_to_competitor", "resolved") in {(a["rule"], a["status"]) for a in ended}
+
+
+def test_a_wall_clock_worker_ignores_clock_records() -> None:
+    score_step, processor = step()
+    run(score_step.handle(messages([registered("acme")]), ListSink()))
+    p = home("acme")
+    sink = ListSink()
+    run(score_step.handle([clock_message(NOW + 10**8, partition=p, offset=1)], sink))
+    assert sink.records == []
+    assert processor.stream_time[p] == NOW
