@@ -248,6 +248,34 @@ def test_jump_fires_only_for_a_rise_within_the_window_that_ends_above_min_score(
     assert fired.summary.startswith("Acme rose ")
 
 
+def test_a_jump_is_measured_from_the_decayed_score() -> None:
+    """An executive's move scores 63.21; a year later it weighs 21.75, and a high incident
+    takes the score to 71.21. That is a rise of 49.5 within the window: `score_jump` fires.
+    Measured from the undecayed 63.21 it would be a rise of 8 and stay silent."""
+    policy = policy_with_rules(JUMP)
+    move = event(
+        "person.moved",
+        {
+            "person": "Sam Ito",
+            "role": "CTO",
+            "seniority": "executive",
+            "from_org": "Acme",
+            "to_org": "OpenAI",
+        },
+        at=T0 + days(1),
+    )
+    incident = event(
+        "security.incident", {"title": "exfiltration", "severity": "high"}, at=T0 + days(366)
+    )
+    run = run_events([registered(), restricted_data(), move, incident], policy)
+    assert run.scores[move.id] == 63.21
+    assert run.scores[incident.id] == 71.21
+    jumps = [(cause, t.status) for cause, t in run.transitions if t.rule == "score_jump"]
+    assert (incident.id, "firing") in jumps
+    fired = next(t for cause, t in run.transitions if cause == incident.id)
+    assert fired.summary == "Acme rose 49.4"  # from the score as the 7-day window opened
+
+
 def test_a_slow_climb_never_jumps() -> None:
     """80 points over 40 days, never 25 within a 7-day window."""
     policy = policy_with_rules(JUMP)
