@@ -61,7 +61,12 @@ class FoldedFile:
 
 
 def fold_lines(lines: Iterable[bytes]) -> FoldedFile:
-    """Parse and fold JSON Lines in one pass: the offline fold behind `vendorwatch score`.
+    """Parse and fold JSON Lines in one pass: every vendor's state, no scores, no alerts.
+
+    `vendorwatch score` no longer uses it: it reports the alerts firing at T too, and those
+    come only from running the events through the `Processor` with its deadlines
+    (`replay.fold.EventSink`), which also gives the scores. It stays the fastest way from a file
+    to states (benchmarks/fold_bench.py measures it; tests use it as a reference fold).
 
     One pass, without a list of every event, because an event is only needed until `apply` has
     filed it; and inside `bulk_fold`, because the collector would otherwise re-scan the growing

@@ -15,10 +15,13 @@ from rich.text import Text
 from vendorwatch.streams.cli.render import SEVERITY_STYLES
 from vendorwatch.streams.worker.view import ScoreView
 
+Title = str | Callable[[], str]
+"""A fixed title, or one read at every redraw (the demo's names the moving stream time)."""
+
 
 def live_table(view: ScoreView, title: str) -> Table:
     """Vendors by score with severity and the top reasons, from the replicated view."""
-    table = Table(title=title, show_lines=True)
+    table = Table(title=title, title_style="bold", show_lines=True)
     table.add_column("#", justify="right", style="dim")
     table.add_column("vendor")
     table.add_column("score", justify="right")
@@ -48,14 +51,17 @@ def live_table(view: ScoreView, title: str) -> Table:
 async def run_live_table(
     view: ScoreView,
     console: Console,
-    title: str,
+    title: Title,
     footer: Callable[[], Any] | None = None,
     refresh_s: float = 0.5,
+    idle_s: float = 2.0,
 ) -> None:
-    """Render the table until cancelled; redraws only when the view changed."""
+    """Render the table until cancelled: after each change of the view (at most every
+    `refresh_s`), and every `idle_s` without one, so a title or footer that moves on its own
+    (a clock) stays current."""
 
     def frame() -> Group:
-        parts: list[Any] = [live_table(view, title)]
+        parts: list[Any] = [live_table(view, title() if callable(title) else title)]
         if footer is not None:
             parts.append(footer())
         return Group(*parts)
@@ -66,7 +72,7 @@ async def run_live_table(
                 live.update(frame(), refresh=True)
                 view.changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(view.changed.wait(), timeout=refresh_s * 4)
+                    await asyncio.wait_for(view.changed.wait(), timeout=idle_s)
                 await asyncio.sleep(refresh_s)
         finally:
             live.update(frame(), refresh=True)  # the last frame stays on screen

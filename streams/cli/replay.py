@@ -269,10 +269,19 @@ def replay_command(
         str | None,
         typer.Option(
             "--as-of",
-            help="Scores as of this event time: the events that happened by then (same as --to).",
+            help="Scores and alerts as of this event time: the events that happened by then, "
+            "decayed to it (same as --to; default: now).",
             metavar="ISO",
         ),
     ] = None,
+    as_live: Annotated[
+        bool,
+        typer.Option(
+            "--as-live",
+            help="What the live pipeline published instead: each event at the stream time it "
+            "was scored at, ending at the latest one (or at --as-of, read as a stream time).",
+        ),
+    ] = False,
     policy: PolicyOpt = None,
     vendor: Annotated[
         str | None, typer.Option("--vendor", help="Only this vendor.", metavar="ID")
@@ -285,24 +294,29 @@ def replay_command(
 ) -> None:
     """Scores and firing alerts as of a point in event time, replayed from the event history.
 
-    Runs the live score agent's code over `vendorwatch.events`, so at the end of the log it
-    shows what `GET /vendors` shows, and with --as-of T what the live pipeline had after the
-    last event that happened by T. With --from, also the alerts that fired or resolved inside
-    the window, for the vendors that had events in it.
+    As of T (default: now): the events that happened by T, in log order and in event time, then
+    every vendor brought to T, so scores are decayed to T and alerts that ended on time (a key
+    person's move growing old, pauses lapsing) have ended; `vendorwatch score --as-of T` says
+    the same of a file. With --as-live: what the live pipeline published (`GET /vendors`), each
+    event at the stream time the worker scored it at. With --from, also the alerts that fired
+    or resolved inside the window, for the vendors that had events in it.
     """
     if as_of is not None and end is not None:
         raise typer.BadParameter("--as-of and --to mean the same here; give one")
     window = window_from(start, as_of if as_of is not None else end)
     active_policy = policy_option(policy)
     ends = parse_end_offsets(end_offsets)
+    # T: the wall clock is read here, never by the replay logic
+    horizon = window.end if window.end is not None or as_live else time.time()
     bootstrap = bootstrap_from(bootstrap_servers, data_dir)
     spec = ReplaySpec(
         bootstrap,
         (active_policy,),
-        horizon=window.end,
+        horizon=horizon,
         vendor=vendor,
         window=window,
         collect_marks=window.start is not None,
+        as_live=as_live,
     )
     result = run_replay(spec, ends, jobs, "replay")
     outcome = result.result
@@ -314,9 +328,12 @@ def replay_command(
         return
     shown = {item["vendor_id"] for item in items}
     scores = [s for s in outcome.sorted_scores() if s.vendor_id in shown]
-    horizon = datetime.fromtimestamp(window.end, UTC) if window.end is not None else None
-    title = f"replayed vendor risk as of {iso(window.end) if window.end else 'the end of the log'}"
-    console.print(scores_table(scores, active_policy, horizon, title=title))
+    at = datetime.fromtimestamp(horizon, UTC) if horizon is not None else None
+    if as_live:
+        title = f"vendor risk as live published it, to {iso(horizon) if horizon else 'the end'}"
+    else:
+        title = f"replayed vendor risk as of {iso(horizon)}"
+    console.print(scores_table(scores, active_policy, at, title=title))
     console.print(alerts_table(outcome, shown))
     if window.start is not None:
         console.print(transitions_table(outcome, window))
@@ -385,7 +402,8 @@ def backtest(
 ) -> None:
     """The alerts two policies would have fired over the history, side by side.
 
-    Both run over one read of `vendorwatch.events` with the live alert rules. Shows, per
+    Both run over one read of `vendorwatch.events` with the live alert rules, as of the end of
+    the window (default: now; alerts that end on time do, at their instants). Shows, per
     vendor, which policy alerts first and by how many days; alert counts per month; and the
     vendors whose severity differs at the end. The window (--from/--to) selects which alerts
     count; the history before it is still folded, so scores have their full context.
@@ -401,7 +419,8 @@ def backtest(
     spec = ReplaySpec(
         bootstrap,
         (policy_a, policy_b),
-        horizon=window.end,
+        # as of the window's end (default: now, read here): alerts that end on time do
+        horizon=window.end if window.end is not None else time.time(),
         window=window,
         collect_marks=True,
     )
@@ -527,30 +546,36 @@ def history(
     data_dir: DataDirOpt = None,
     end_offsets: EndOffsetsOpt = None,
 ) -> None:
-    """A vendor's events and score changes as a timeline, replayed from the event history."""
+    """A vendor's events and score changes as a timeline, replayed from the event history.
+
+    As of --to (default: now): the events that happened by then, and between them the instants
+    at which time alone changed the score or the alerts (an alert ending on time, decay across
+    a band or threshold), each where it fell; the final score is the score at --to.
+    """
     active_policy = policy_option(policy)
-    horizon = parse_instant(end)
+    # T: the wall clock is read here, never by the replay logic
+    horizon = (parse_instant(end) or datetime.now(UTC)).timestamp()
     if chart is not None:
         pyplot = load_pyplot()  # fail before the read, not after it
     bootstrap = bootstrap_from(bootstrap_servers, data_dir)
     spec = ReplaySpec(
         bootstrap,
         (active_policy,),
-        horizon=horizon.timestamp() if horizon is not None else None,
+        horizon=horizon,
         vendor=vendor_id,
         collect_steps=True,
     )
     result = run_replay(spec, parse_end_offsets(end_offsets), 1, "history")
     outcome = result.result
-    steps = sorted(outcome.steps, key=lambda s: (s.partition, s.offset))
-    if not steps:
+    # one vendor, one partition, one job: the steps are in the order they were evaluated
+    steps = sorted(outcome.steps, key=lambda s: s.partition)
+    events = [step for step in steps if step.event is not None]
+    if not events:
         raise fail_plain(f"no events for vendor {vendor_id!r} in {topics.EVENTS}")
     final = outcome.scores[vendor_id]
     if chart is not None:
-        # the wall clock only picks where the drawing stops; every point is an event-time score
-        last = max(step.event.time.timestamp() for step in steps)
-        chart_end = horizon.timestamp() if horizon is not None else max(time.time(), last)
-        write_chart(pyplot, chart, steps, outcome, active_policy, chart_end)
+        transitions = [t for step in steps for t in step.transitions]
+        write_chart(pyplot, chart, events, outcome, active_policy, horizon, transitions)
         err_console.print(f"wrote {chart}", highlight=False)
     if as_json:
         write_json(
@@ -559,13 +584,19 @@ def history(
                 "name": final.name,
                 "policy_version": active_policy.version,
                 "score": final.to_dict(),
-                "alerts": [firing_dict(f) for f in outcome.firing.get(vendor_id, {}).values()],
+                "alerts": [
+                    firing_dict(f)
+                    for f in sorted(
+                        outcome.firing.get(vendor_id, {}).values(),
+                        key=lambda f: (f.starts_at, f.rule),
+                    )
+                ],  # in replay --json's order
                 "timeline": timeline_items(steps),
             }
         )
         return
     table = Table(
-        title=f"{final.name} ({vendor_id}): events and score",
+        title=f"{final.name} ({vendor_id}): events and score to {_when(horizon)}",
         caption=f"policy {active_policy.label} ({active_policy.version})",
     )
     for column, justify in (
@@ -590,16 +621,22 @@ def history(
                 f"{'▲' if t.status == 'firing' else '▽'} {t.rule}",
                 style=SEVERITY_STYLES[t.severity] if t.status == "firing" else "dim",
             )
+        if step.event is None:
+            when, kind, what = step.at, Text("time", style="dim"), "no event: time alone"
+        else:
+            when = step.event.time.timestamp()
+            kind = Text(step.event.type + (" (duplicate)" if step.duplicate else ""))
+            what = event_summary(step.event)
         table.add_row(
-            _when(step.event.time.timestamp()),
-            step.event.type + (" (duplicate)" if step.duplicate else ""),
-            event_summary(step.event),
+            _when(when),
+            kind,
+            what,
             Text(f"{step.score.score:.1f}{delta}", style="" if step.changed else "dim"),
             Text(step.score.severity, style=SEVERITY_STYLES[step.score.severity]),
             alerts,
         )
     console.print(table)
-    console.print(Text("now: ", style="bold") + reasons(final, limit=10))
+    console.print(Text(f"as of {_when(horizon)}: ", style="bold") + reasons(final, limit=10))
 
 
 def load_pyplot() -> Any:
@@ -948,7 +985,10 @@ def rebuild(
             f"{policy} (or pass --force; see --help)",
             2,
         )
-    result = run_replay(ReplaySpec(bootstrap, (new_policy,)), None, jobs, "rebuild")
+    # as live: each event at the stream time it was scored at, as the restarted workers will
+    # rebuild their partitions, so they take these scores as their baseline, float for float
+    spec = ReplaySpec(bootstrap, (new_policy,), as_live=True)
+    result = run_replay(spec, None, jobs, "rebuild")
     live_firing = asyncio.run(read_firing_alerts(bootstrap))
     plan = plan_rebuild(result.result, live_firing, time.time())
     summary = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Annotated
 
 import orjson
@@ -19,11 +20,12 @@ from vendorwatch.streams.cli.common import (
     WebPortOpt,
     app,
     console,
+    fail,
     policy_option,
     register_settings_secrets,
     settings_from,
 )
-from vendorwatch.streams.cli.demo import build_demo
+from vendorwatch.streams.cli.demo import build_demo, check_speed
 from vendorwatch.streams.embedded.runtime import (
     EMBEDDED_FILE,
     kafka_for,
@@ -122,14 +124,27 @@ def demo(
     ] = None,
     until_scored: Annotated[
         bool,
-        typer.Option("--until-scored", help="Exit once the scenario is fully scored."),
+        typer.Option(
+            "--until-scored",
+            help="Exit once the story has played to today and every vendor's score is shown.",
+        ),
     ] = False,
+    speed: Annotated[
+        str,
+        typer.Option(
+            "--speed",
+            help="Play the story this many times faster (about a minute at 1).",
+            metavar="X",
+        ),
+    ] = "1.0",
 ) -> None:
-    """Embedded broker + worker + the bundled scenario, with a live table; Ctrl-C to stop.
+    """Embedded broker + worker + the bundled scenario told in time, with a live table.
 
-    Without a sink option, alerts print under the table."""
+    The scenario plays along its own timeline on a simulated clock (June 2025 slowly), then the
+    clock jumps to today. Without a sink option, alerts print under the table. Ctrl-C to stop."""
     if (webhook_url is None) != (webhook_secret is None):
         raise typer.BadParameter("--webhook-url and --webhook-secret go together")
+    pace = parse_speed(speed)
     settings = settings_from(
         web_port=web_port,
         broker_port=broker_port,
@@ -148,7 +163,10 @@ def demo(
     configure_logging("json", settings.log_level, stream=log_file)
     register_settings_secrets(settings)
     console.print(f"vendorwatch demo: logs in {settings.data_dir / 'demo.log'}", style="dim")
-    live_console = Console()
+    # wide enough for the reasons column when the table goes to a log or a pipe
+    live_console = Console(width=None if sys.stdout.isatty() else 120)
+    # the demo's worker runs on the scenario's clock: the driver's clock records move it
+    settings = settings.model_copy(update={"clock": "scenario"})
     run_faust_worker(
         settings.model_copy(update={"log_format": "json"}),
         lambda bootstrap, stop: build_demo(
@@ -158,6 +176,19 @@ def demo(
             live_console,
             until_scored=until_scored,
             stop=stop,
+            speed=pace,
         ),
         log_stream=log_file,
     )
+
+
+def parse_speed(value: str) -> float:
+    """`--speed`: a finite number > 0, else exit 2 with one line (a float option's own parse
+    error would print a usage box instead)."""
+    try:
+        speed = float(value)
+        check_speed(speed)
+    except ValueError:
+        message = f"--speed must be a number greater than 0 (e.g. 2 or 0.5), not {value!r}"
+        raise fail(message, 2) from None
+    return speed

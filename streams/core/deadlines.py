@@ -37,7 +37,7 @@ from collections.abc import Iterable
 
 from vendorwatch.streams.core._incremental import Figures
 from vendorwatch.streams.core.policy import KeyPersonRule, PeerPauseRule, Policy, ThresholdRule
-from vendorwatch.streams.core.projection import half_life, projected_value
+from vendorwatch.streams.core.projection import Projection
 from vendorwatch.streams.core.rules import counted_pauses, qualifying_moves
 from vendorwatch.streams.core.scoring import DAY
 from vendorwatch.streams.core.state import VendorState
@@ -47,23 +47,21 @@ HORIZON_S = 30 * 365 * DAY
 RESOLUTION_S = 1.0
 """Deadlines are exact to this many seconds (they are event-time instants)."""
 _FIRST_STEP_S = 60.0
-_STEP_GROWTH = 1.5
+_STEP_GROWTH = 2.0
 
 
-def _decays(figures: Figures, policy: Policy) -> bool:
-    """Whether the projected score moves at all (some hazard in it has a half-life)."""
-    if figures.mitigation_hazard > 0:
-        return True
-    return any(half_life(policy, signal) is not None for signal, _, _ in figures.risks)
-
-
-def score_levels(figures: Figures, policy: Policy, firing: Iterable[str]) -> tuple[float, float]:
+def score_levels(
+    figures: Figures, policy: Policy, firing: Iterable[str], refresh: bool = True
+) -> tuple[float, float]:
     """(below, above): the nearest levels under and over the current rounded score whose
     crossing changes something: a severity band bound, a threshold rule's bound (its
-    `resolve_below` while it fires, else `fire_at`), or `refresh_points` away."""
+    `resolve_below` while it fires, else `fire_at`), or `refresh_points` away (when `refresh`:
+    live, so the view stays close to the score at stream time)."""
     score = figures.score
-    step = policy.live.refresh_points
-    levels = [score - step, score + step]
+    levels: list[float] = []
+    if refresh:
+        step = policy.live.refresh_points
+        levels += [score - step, score + step]
     bands = policy.severity_bands
     levels += [bands.low, bands.medium, bands.high, bands.critical]
     active = set(firing)
@@ -76,101 +74,142 @@ def score_levels(figures: Figures, policy: Policy, firing: Iterable[str]) -> tup
     return below, above
 
 
-def _rounded_outside(value: float, below: float, above: float) -> bool:
-    rounded = round(value, 2)
+def _outside(projection: Projection, t: float, below: float, above: float) -> bool:
+    rounded = round(projection.value(t), 2)
     return rounded < below or rounded >= above
 
 
-def next_score_change(figures: Figures, policy: Policy, firing: Iterable[str] = ()) -> float | None:
-    """The first instant after `figures.t` at which decay alone takes the rounded score out of
-    [below, above) (`score_levels`), or None if it never does within `HORIZON_S`."""
-    if not _decays(figures, policy):
+def next_score_change(
+    figures: Figures, policy: Policy, firing: Iterable[str] = (), refresh: bool = True
+) -> float | None:
+    """The first whole second after `figures.t` at which decay alone takes the rounded score
+    out of [below, above) (`score_levels`), or None if it never does within `HORIZON_S`."""
+    projection = Projection(figures, policy)
+    if not projection.moves:
         return None
-    below, above = score_levels(figures, policy, firing)
-    t0 = figures.t
-    if figures.mitigation_hazard <= 0:
-        return _falling_crossing(figures, policy, below)
-    return _bracketed_crossing(figures, policy, t0, below, above)
+    below, above = score_levels(figures, policy, firing, refresh)
+    if projection.mitigation <= 0:
+        guess = _falling_crossing(projection, below)
+        if guess is None:
+            return None
+        return _settle(projection, guess, below, above)
+    return _bracketed_crossing(projection, below, above)
 
 
-def _falling_crossing(figures: Figures, policy: Policy, below: float) -> float | None:
-    """Without mitigation the score only falls: the instant it rounds under `below`.
+def _falling_crossing(projection: Projection, below: float) -> float | None:
+    """Without mitigation the score only falls: about when it rounds under `below`.
 
     Solves H(t) = H_L, where 100 A (1 - exp(-H_L)) is just under the rounding boundary of
-    `below`, by Newton's method on the convex, decreasing H, then steps to the first second at
-    which the rounded projection is under `below` (rounding is decided on the value itself).
+    `below`, by Newton's method on the convex, decreasing H. The result is an estimate in
+    floats; `_settle` finds the exact second.
     """
-    scale = 100.0 * figures.exact_stake
+    scale = projection.scale
     target = below - 0.005  # round(v, 2) < below once v < below - 0.005 (up to one ulp)
     if below == -math.inf or target <= 0 or scale <= 0:
         return None
     if target >= scale:
-        return figures.t + RESOLUTION_S  # cannot hold at this level even now
+        return projection.t  # cannot hold at this level even now
     goal = -math.log(1.0 - target / scale)
-    terms = []
-    floor = 0.0
-    for signal, hazard, _ in figures.risks:
-        days = half_life(policy, signal)
-        if days is None:
-            floor += hazard
-        else:
-            terms.append((hazard, math.log(2.0) / (days * DAY)))
-    if floor >= goal or not terms:
+    if projection.fixed >= goal:
         return None  # what does not decay keeps it at or above the level
     age = 0.0
-    for _ in range(60):
-        value = floor + sum(h * math.exp(-k * age) for h, k in terms) - goal
-        if value <= 0:
+    terms = projection.decays
+    fixed = projection.fixed
+    for _ in range(100):
+        excess = fixed + sum(h * math.exp(-k * age) for h, k in terms) - goal
+        if excess <= 1e-12:
             break
         slope = -sum(h * k * math.exp(-k * age) for h, k in terms)
-        age -= value / slope
+        age -= excess / slope
         if age > HORIZON_S:
             return None
-    return _first_outside(figures, policy, figures.t + max(age, 0.0), below, math.inf)
+    return projection.t + age
 
 
-def _bracketed_crossing(
-    figures: Figures, policy: Policy, t0: float, below: float, above: float
-) -> float | None:
-    """General case (the score may rise): sample at growing steps until the rounded projection
-    leaves [below, above), then bisect between the last sample inside and the first outside."""
-    inside, step = t0, _FIRST_STEP_S
+def _bracketed_crossing(projection: Projection, below: float, above: float) -> float | None:
+    """General case (the score may rise): sample at doubling steps, from about a hundredth of
+    the fastest decay's time scale, until the rounded projection leaves [below, above); then
+    locate the crossing inside that bracket by regula falsi on the unrounded score, and settle
+    on the exact second."""
+    t0 = projection.t
+    rates = [k for _, k in projection.decays]
+    if projection.mitigation > 0 and projection.mitigation_rate > 0:
+        rates.append(projection.mitigation_rate)
+    step = max(_FIRST_STEP_S, 0.01 / max(rates)) if rates else _FIRST_STEP_S
+    inside = t0
     while step <= HORIZON_S:
         t = t0 + step
-        if _rounded_outside(projected_value(figures, policy, t), below, above):
-            return _bisect(figures, policy, inside, t, below, above)
+        rounded = round(projection.value(t), 2)
+        if rounded < below or rounded >= above:
+            level = (below if rounded < below else above) - 0.005
+            guess = _regula_falsi(projection, inside, t, level)
+            return _settle(projection, guess, below, above)
         inside = t
         step *= _STEP_GROWTH
     return None
 
 
+def _regula_falsi(projection: Projection, a: float, b: float, level: float) -> float:
+    """Where the unrounded score crosses `level` between `a` and `b` (Illinois variant of the
+    false position method: a handful of probes for a smooth score)."""
+    fa = projection.value(a) - level
+    fb = projection.value(b) - level
+    side = 0
+    for _ in range(40):
+        if fb == fa or b - a <= RESOLUTION_S:
+            break
+        c = b - fb * (b - a) / (fb - fa)
+        fc = projection.value(c) - level
+        if (fc > 0) == (fb > 0):
+            b, fb = c, fc
+            if side == -1:
+                fa /= 2
+            side = -1
+        else:
+            a, fa = c, fc
+            if side == 1:
+                fb /= 2
+            side = 1
+    return b
+
+
 def _bisect(
-    figures: Figures, policy: Policy, inside: float, outside: float, below: float, above: float
+    projection: Projection, inside: float, outside: float, below: float, above: float
 ) -> float:
+    """The first whole second outside, between an instant inside and one outside."""
     while outside - inside > RESOLUTION_S:
         middle = (inside + outside) / 2
-        if _rounded_outside(projected_value(figures, policy, middle), below, above):
+        if _outside(projection, middle, below, above):
             outside = middle
         else:
             inside = middle
-    return math.ceil(outside)
+    first = math.floor(inside) + 1.0
+    return first if _outside(projection, first, below, above) else math.ceil(outside)
 
 
-def _first_outside(
-    figures: Figures, policy: Policy, guess: float, below: float, above: float
-) -> float:
-    """From Newton's estimate (a hair early or late in floats), the first whole second at
-    which the rounded projection is outside [below, above)."""
-    t = max(math.ceil(guess), math.floor(figures.t) + 1)
-    if _rounded_outside(projected_value(figures, policy, t), below, above):
-        while t - 1 > figures.t and _rounded_outside(
-            projected_value(figures, policy, t - 1), below, above
-        ):
-            t -= 1
-        return float(t)
-    while not _rounded_outside(projected_value(figures, policy, t), below, above):
-        t += 1
-    return float(t)
+def _settle(projection: Projection, guess: float, below: float, above: float) -> float:
+    """From an estimate (a hair early or late in floats), the first whole second after the
+    projection's instant at which the rounded score is outside [below, above): gallop to a
+    bracket around the estimate, then bisect."""
+    start = math.floor(projection.t)
+    t = max(math.ceil(guess), start + 1)
+    if _outside(projection, t, below, above):
+        step = 1.0
+        inside = t - step
+        while inside > start and _outside(projection, inside, below, above):
+            step *= 2
+            inside = max(t - step, float(start))
+        if inside <= start:
+            inside = float(start)
+        return _bisect(projection, inside, t, below, above)
+    step = 1.0
+    outside = t + step
+    while not _outside(projection, outside, below, above):
+        step *= 2
+        outside = t + step
+        if step > HORIZON_S:
+            return math.inf
+    return _bisect(projection, t, outside, below, above)
 
 
 def key_person_expiry(state: VendorState, rule: KeyPersonRule, policy: Policy, at: float) -> float:
@@ -190,12 +229,20 @@ def pause_lapse(state: VendorState, rule: PeerPauseRule, policy: Policy, at: flo
 
 
 def next_deadline(
-    state: VendorState, figures: Figures, policy: Policy, firing: Iterable[str]
+    state: VendorState,
+    figures: Figures,
+    policy: Policy,
+    firing: Iterable[str],
+    refresh: bool = True,
 ) -> float | None:
-    """The vendor's next deadline after `figures.t` (None: nothing changes without an event)."""
+    """The vendor's next deadline after `figures.t` (None: nothing changes without an event).
+
+    `refresh` adds the `live.refresh_points` steps, which only keep a live view fresh: an
+    as-of reading (replay, `score --as-of`) scores its instant exactly and leaves them out,
+    without changing any alert (see `rules.jump_baseline`)."""
     active = set(firing)
     candidates: list[float] = []
-    change = next_score_change(figures, policy, active)
+    change = next_score_change(figures, policy, active, refresh)
     if change is not None:
         candidates.append(change)
     for rule in policy.alerts.rules:
@@ -207,5 +254,5 @@ def next_deadline(
             lapse = pause_lapse(state, rule, policy, figures.t)
             if lapse is not None:
                 candidates.append(lapse)
-    later = [t for t in candidates if t > figures.t]
+    later = [t for t in candidates if t > figures.t and t != math.inf]
     return min(later, default=None)

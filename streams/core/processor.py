@@ -161,6 +161,10 @@ class Processor:
     """Per vendor, its next deadline (absent: nothing changes for it without an event)."""
     queues: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     """Per partition, a heap of (deadline, vendor); stale entries are skipped when popped."""
+    refresh: bool = True
+    """Also evaluate when decay alone has moved a score by `live.refresh_points`, so a live
+    view stays close to the score at stream time. A reading as of an instant scores that
+    instant exactly and turns this off (fewer evaluations, the same alerts)."""
 
     @property
     def published(self) -> dict[str, Score]:
@@ -326,7 +330,7 @@ class Processor:
     def _schedule(
         self, partition: int, state: VendorState, current: Figures, alerts: AlertState
     ) -> None:
-        due = next_deadline(state, current, self.policy, alerts.firing)
+        due = next_deadline(state, current, self.policy, alerts.firing, self.refresh)
         vendor = state.vendor_id
         if due is None:
             self.deadlines.pop(vendor, None)

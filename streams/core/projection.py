@@ -5,6 +5,10 @@ shares its half-life, so the signal's whole hazard decays as one. Used to find w
 will change something (`core.deadlines`) and to decay an earlier score to an instant (the jump
 rule's baseline). At the instant itself the processor scores the vendor from its facts; the
 projection only says when to look.
+
+A `Projection` is built once per evaluation and then evaluated many times (a deadline search
+probes dozens of instants), so it keeps each signal as (hazard, rate) with
+rate = ln 2 / half-life in seconds, and decays with one `exp` per signal.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import math
 
 from vendorwatch.streams.core._incremental import Figures
 from vendorwatch.streams.core.policy import Policy
-from vendorwatch.streams.core.scoring import decay
+from vendorwatch.streams.core.scoring import DAY
+
+_LN2 = math.log(2.0)
 
 
 def half_life(policy: Policy, signal: str) -> float | None:
@@ -21,22 +27,72 @@ def half_life(policy: Policy, signal: str) -> float | None:
     return getattr(policy.signals, signal).half_life_days  # type: ignore[no-any-return]
 
 
-def projected_value(figures: Figures, policy: Policy, t: float) -> float:
-    """The unrounded score at `t` >= `figures.t` if no fact arrives or lapses in between.
+def rate(half_life_days: float | None) -> float:
+    """Decay rate per second: hazard x exp(-rate x age) = hazard x 2^(-age / half-life)."""
+    return 0.0 if half_life_days is None else _LN2 / (half_life_days * DAY)
+
+
+class Projection:
+    """The score of `figures` carried forward in time with no new fact (see the module).
 
     The same combination as `scoring.exposure`: H+ is the sum of the risks' hazards, the
     mitigation offsets at most `max_offset_ratio` of it, and the score is
     100 x A x (1 - exp(-(H+ - offset))); only the hazards have moved, each by its own decay.
     """
-    age = t - figures.t
-    positive = 0.0
-    for signal, hazard, _ in figures.risks:
-        positive += hazard * decay(half_life(policy, signal), age)
-    offset = 0.0
-    if figures.mitigation_hazard > 0:
+
+    __slots__ = ("decays", "fixed", "mitigation", "mitigation_rate", "ratio", "scale", "t")
+
+    def __init__(self, figures: Figures, policy: Policy) -> None:
+        self.t = figures.t
+        self.scale = 100.0 * figures.exact_stake
+        fixed = 0.0
+        decays: list[tuple[float, float]] = []
+        for signal, hazard, _ in figures.risks:
+            k = rate(half_life(policy, signal))
+            if k == 0.0:
+                fixed += hazard
+            else:
+                decays.append((hazard, k))
+        self.fixed = fixed
+        """Hazard of the signals that do not fade."""
+        self.decays = decays
+        """(hazard at t, rate) of each fading signal."""
         mitigation = policy.signals.vendor_mitigation
-        offset = min(
-            figures.mitigation_hazard * decay(mitigation.half_life_days, age),
-            mitigation.max_offset_ratio * positive,
-        )
-    return 100.0 * figures.exact_stake * (1.0 - math.exp(-(positive - offset)))
+        self.mitigation = figures.mitigation_hazard
+        self.mitigation_rate = rate(mitigation.half_life_days)
+        self.ratio = mitigation.max_offset_ratio
+
+    @property
+    def moves(self) -> bool:
+        """Whether the projected score changes at all with time."""
+        return bool(self.decays) or (self.mitigation > 0 and self.mitigation_rate > 0)
+
+    def hazard(self, t: float) -> float:
+        """H+ at `t` (before mitigation)."""
+        age = t - self.t
+        total = self.fixed
+        if age <= 0:
+            for h, _ in self.decays:
+                total += h
+            return total
+        exp = math.exp
+        for h, k in self.decays:
+            total += h * exp(-k * age)
+        return total
+
+    def value(self, t: float) -> float:
+        """The unrounded score at `t` >= the projection's instant."""
+        positive = self.hazard(t)
+        mitigation = self.mitigation
+        if mitigation > 0:
+            age = t - self.t
+            if age > 0:
+                mitigation *= math.exp(-self.mitigation_rate * age)
+            capped = self.ratio * positive
+            positive -= mitigation if mitigation < capped else capped
+        return self.scale * (1.0 - math.exp(-positive))
+
+
+def projected_value(figures: Figures, policy: Policy, t: float) -> float:
+    """The unrounded score of `figures` at `t` >= `figures.t` if no fact arrives or lapses."""
+    return Projection(figures, policy).value(t)

@@ -185,7 +185,7 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
     score = ctx.current.score
     if score < rule.min_score:
         return _QUIET
-    baseline = jump_baseline(ctx.alerts, ctx.policy, ctx.at - rule.window_days * DAY)
+    baseline = jump_baseline(ctx.alerts, ctx.policy, ctx.at - rule.window_days * DAY, ctx.at)
     if score - baseline < rule.points - 0.01:
         return _QUIET  # rounding moves the rise by 0.005 at most: below either way, skip `round`
     rise = round(score - baseline, 2)
@@ -205,31 +205,45 @@ def _jump(rule: JumpRule, ctx: Context) -> Condition:
     )
 
 
-def jump_baseline(alerts: AlertState, policy: Policy, start: float) -> float:
-    """What a rise is measured from: the lowest of the score at the instant the window opens
-    (the last evaluation before it, decayed to it) and every score evaluated since; 0.0 when
-    the vendor had no score before the window opened and none since.
+def jump_baseline(alerts: AlertState, policy: Policy, start: float, now: float) -> float:
+    """What a rise is measured from: the lowest the score stood since the window opened.
+
+    That is the lowest of: the score when the window opened (the last evaluation before it,
+    decayed to `start`), every score evaluated since, the score just before each of those
+    evaluations (the one before it, decayed to its instant), and the score just before `now`;
+    0.0 when the vendor had no score before `now`. Between evaluations the score only decays,
+    so this is the minimum of the score's path, whichever instants happened to be evaluated
+    (a live worker evaluates more of them, to keep its view fresh: the result is the same).
 
     Why decayed: a year-old executive move scored 63 when it happened but weighs 22 by the
     time an incident takes the score to 71; the rise is 49, not 8.
     """
-    opening: float | None = None
     lowest: float | None = None
+    previous: Figures | Score | None = None
     for t, numbers in alerts.history:
         if t <= start:
-            opening_numbers = numbers
-            opening = t
-        elif lowest is None or numbers.score < lowest:
-            lowest = numbers.score
-    if opening is not None:
-        opened = _decayed_score(opening_numbers, policy, start)
-        return opened if lowest is None else min(opened, lowest)
+            previous = numbers
+            continue
+        if lowest is None and previous is not None:
+            lowest = _decayed_score(previous, policy, start)  # the window's opening
+        if previous is not None:
+            lowest = _lower(lowest, _decayed_score(previous, policy, t))
+        lowest = _lower(lowest, numbers.score)
+        previous = numbers
+    if previous is not None:
+        if lowest is None:
+            lowest = _decayed_score(previous, policy, start)
+        lowest = _lower(lowest, _decayed_score(previous, policy, now))
     return 0.0 if lowest is None else lowest
+
+
+def _lower(current: float | None, value: float) -> float:
+    return value if current is None or value < current else current
 
 
 def _decayed_score(numbers: Figures | Score, policy: Policy, at: float) -> float:
     if isinstance(numbers, Figures):
-        return round(projected_value(numbers, policy, at), 2)
+        return round(projected_value(numbers, policy, max(at, numbers.t)), 2)
     return numbers.score  # an explained Score carries no hazards to decay: as it was
 
 

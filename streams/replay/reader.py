@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -23,6 +21,7 @@ from vendorwatch.schemas.events import iso as iso  # re-exported: replay and the
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.compat import fetch_end_offsets
 from vendorwatch.streams.kafka_io.history import HistoryReadError
+from vendorwatch.streams.replay.fold import Window as Window  # re-exported: reports, CLI
 
 log = structlog.get_logger(__name__)
 
@@ -41,24 +40,6 @@ PARALLEL_MIN_RECORDS = 200_000
 
 class ReplayError(RuntimeError):
     """The history cannot be read as asked (no such topic, broker unreachable, stalled read)."""
-
-
-# --- time windows ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """An inclusive range of event time in unix seconds; None is open-ended."""
-
-    start: float | None = None
-    end: float | None = None
-
-    @classmethod
-    def of(cls, start: datetime | None, end: datetime | None) -> Window:
-        return cls(start.timestamp() if start else None, end.timestamp() if end else None)
-
-    def contains(self, t: float) -> bool:
-        return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
 
 
 # --- reading the log ---------------------------------------------------------------------------

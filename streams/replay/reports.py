@@ -1,5 +1,9 @@
 """What replay results say to people and machines: firing alerts, score records, backtest
-reports and the per-vendor timeline. Pure functions of results."""
+reports and the per-vendor timeline. Pure functions of results.
+
+No Kafka client here (only `fold`): `vendorwatch score`, an offline command, reports through
+`replay_items` too, so `score --json` and `replay --json` are one shape and one set of values.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,12 @@ from typing import Any
 
 import structlog
 
-from vendorwatch.schemas.events import Event
+from vendorwatch.schemas.events import Event, iso
 from vendorwatch.streams.core import records
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import Firing
 from vendorwatch.streams.core.scoring import DAY, Score
-from vendorwatch.streams.replay.reader import Window, iso
-from vendorwatch.streams.replay.run import AlertMark, PolicyResult, ScoreChange, Step
+from vendorwatch.streams.replay.fold import AlertMark, PolicyResult, ScoreChange, Step, Window
 
 log = structlog.get_logger(__name__)
 
@@ -242,14 +245,21 @@ def event_summary(event: Event) -> str:
 
 
 def timeline_items(steps: Sequence[Step]) -> list[dict[str, Any]]:
-    """`history --json`: every event of the vendor in log order, with the score it led to."""
+    """`history --json`: every evaluation of the vendor in log order, with the score it led to:
+    its events, and the deadlines at which time alone changed something (`event` null,
+    `caused_by` "time:<instant>", `offset` null), each before the event it preceded."""
     items = []
     for step in steps:
         items.append(
             {
                 "partition": step.partition,
                 "offset": step.offset,
-                "event": step.event.model_dump(mode="json", exclude_none=True),
+                "event": (
+                    step.event.model_dump(mode="json", exclude_none=True)
+                    if step.event is not None
+                    else None
+                ),
+                "caused_by": step.caused_by,
                 "score": step.score.score,
                 "severity": step.score.severity,
                 "as_of": iso(step.score.as_of.timestamp()),

@@ -2,10 +2,18 @@
 
 The events topic is the truth; scores and alerts are derived from it. Replay reads the topic
 and runs every event, partition by partition in offset order, through the same
-`streams.core.processor.Processor` the live score agent uses. So replay publishes (in memory)
-exactly
-the score records and alert transitions the live pipeline published, whatever the event order:
-"what did we know, when" and "what would a different policy have done" are one mechanism.
+`streams.core.processor.Processor` the live score agent uses, deadlines included (alerts that
+end on time, decay across a band or threshold: `Outcome.earlier` and `Processor.advance`).
+"What did we know, when" and "what would a different policy have done" are one mechanism.
+
+Time comes in two modes (`fold.py` says why; docs/architecture.md, "Time"):
+
+* **as of T** (`replay --as-of T`, `history`, `backtest`; the CLI's default T is now): the
+  events that happened by T, in log order, each in event time, then every vendor brought to T.
+  Scores are the scores at T, alerts those firing at T.
+* **as live** (`rebuild`, `replay --as-live`): each event at the stream time the worker scored
+  it at (the history record's timestamp), each partition ending at its latest one (or T). What
+  the live pipeline published, score for score and transition for transition.
 
 Three rules keep it honest:
 
@@ -16,16 +24,18 @@ Three rules keep it honest:
   explicitly, and the read stops exactly there: events that arrive while it runs are not
   half-included.
 * **Time ranges use the event time in the payload**, not Kafka's time index (deviation 3 makes
-  `offsets_for_times` answer 0, and the broker's timestamps are arrival times anyway). So every
-  read covers the whole log and filters after decoding; late events land where they belong.
-* **A horizon T means "the events that happened by T"**: events with event time > T are left out
-  and the rest are processed in offset order. When events arrive in event-time order per vendor
-  (the normal case) that is exactly what the live pipeline had after the last event <= T. When a
-  report arrives late, replay is the better-informed answer (live at that moment lacked it).
+  `offsets_for_times` answer 0). So every read covers the whole log and filters after
+  decoding; late events land where they belong. Record timestamps are read for one thing only:
+  the stream time of an as-live replay, which the score step writes there.
+* **A horizon T as of T means "the events that happened by T"**: events with event time > T are
+  left out and the rest are processed in log order. When events arrive in event-time order per
+  vendor (the normal case) that is what the live pipeline had at T. When a report arrives late,
+  replay is the better-informed answer (live at that moment lacked it).
 
 Partitions are independent (the history is keyed by vendor), so a long replay can fold them in
 several processes (`jobs`), as the live pipeline scales by partitions across workers. Results
-are merged per vendor and are the same whatever the number of jobs.
+are merged per vendor and are the same whatever the number of jobs (each partition ends at T,
+or as live at its own latest stream time, never at an instant another job decides).
 
 Everything here except the reader is pure: `ReplaySink.feed` takes records and updates
 processors, and the report builders take results and return data. No Faust imports (the worker
@@ -39,190 +49,68 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import ConsumerRecord
 
 from vendorwatch.schemas.codec import InvalidEvent, parse_event
-from vendorwatch.schemas.events import Event, unix_seconds
 from vendorwatch.streams.core.heap import bulk_fold
 from vendorwatch.streams.core.policy import Policy
-from vendorwatch.streams.core.processor import Outcome, Processor
-from vendorwatch.streams.core.rules import Firing, Transition
-from vendorwatch.streams.core.scoring import Score
+from vendorwatch.streams.kafka_io.history import stream_time
+from vendorwatch.streams.replay.fold import (
+    AlertMark,
+    EventSink,
+    PolicyResult,
+    PolicyRun,
+    ScoreChange,
+    SinkStats,
+    Step,
+    Window,
+)
 from vendorwatch.streams.replay.reader import (
     EVENTS_TOPIC,
     PARALLEL_MIN_RECORDS,
-    Window,
-    iso,
     log_end_offsets,
     read_log,
 )
 
+__all__ = [  # the pure half lives in fold.py; these names are replay's API
+    "AlertMark",
+    "EventSink",
+    "PolicyResult",
+    "PolicyRun",
+    "ReplayResult",
+    "ReplaySink",
+    "ReplaySpec",
+    "ScoreChange",
+    "SinkStats",
+    "Step",
+    "Window",
+    "auto_jobs",
+    "plan_jobs",
+    "replay",
+    "replay_async",
+]
+
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class AlertMark:
-    """An alert transition reduced to what reports need (small enough to ship between jobs)."""
-
-    vendor_id: str
-    rule: str
-    status: str  # "firing" | "resolved"
-    severity: str
-    at: float
-    """Event time of the transition (the score's as_of)."""
-    starts_at: float
-    summary: str
-    caused_by: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vendor_id": self.vendor_id,
-            "rule": self.rule,
-            "status": self.status,
-            "severity": self.severity,
-            "at": iso(self.at),
-            "starts_at": iso(self.starts_at),
-            "summary": self.summary,
-            "caused_by": self.caused_by,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreChange:
-    """The last score change the live agent published for a vendor, and what caused it."""
-
-    current: Score
-    previous: Score | None
-    caused_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One event of a vendor's timeline: where it sat in the log and what it did."""
-
-    partition: int
-    offset: int
-    event: Event
-    score: Score
-    """The vendor's score after the event (published or not)."""
-    previous: Score | None
-    """The score last published before the event."""
-    changed: bool
-    duplicate: bool
-    transitions: tuple[Transition, ...]
-
-
-@dataclass(slots=True)
-class PolicyRun:
-    """One policy's processor over the history, with what the reports need from it."""
-
-    policy: Policy
-    processor: Processor = field(init=False)
-    changes: dict[str, Outcome] = field(default_factory=dict)
-    """Per vendor, the outcome that last changed its published score (ScoreChange later: this
-    runs for every event, and keeping the Outcome the processor made anyway costs nothing)."""
-    opening: dict[str, Transition] = field(default_factory=dict)
-    """The transition that started each alert still firing, by fingerprint."""
-    marks: list[AlertMark] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    collect_marks: bool = False
-    collect_steps: bool = False
-    mark_window: Window = field(default_factory=Window)
-
-    def __post_init__(self) -> None:
-        self.processor = Processor(self.policy)
-
-    def observe(self, partition: int, offset: int, outcome: Outcome) -> None:
-        if outcome.changed:
-            self.changes[outcome.event.subject] = outcome
-        for transition in outcome.transitions:
-            if transition.status == "firing":
-                self.opening[transition.fingerprint] = transition
-            else:
-                self.opening.pop(transition.fingerprint, None)
-            if self.collect_marks and self.mark_window.contains(transition.as_of):
-                self.marks.append(
-                    AlertMark(
-                        transition.vendor_id,
-                        transition.rule,
-                        transition.status,
-                        transition.severity,
-                        transition.as_of,
-                        transition.starts_at,
-                        transition.summary,
-                        transition.caused_by,
-                    )
-                )
-        if self.collect_steps:
-            self.steps.append(
-                Step(
-                    partition,
-                    offset,
-                    outcome.event,
-                    outcome.current,
-                    outcome.previous,
-                    outcome.changed,
-                    outcome.duplicate,
-                    tuple(outcome.transitions),
-                )
-            )
-
-
-@dataclass(slots=True)
-class SinkStats:
-    """What a replay read: records seen, events folded, and what it left out and why."""
-
-    records: int = 0
-    events: int = 0
-    after_horizon: int = 0
-    other_vendors: int = 0
-    invalid: int = 0
-    invalid_examples: list[str] = field(default_factory=list)
-
-    def merge(self, other: SinkStats) -> None:
-        self.records += other.records
-        self.events += other.events
-        self.after_horizon += other.after_horizon
-        self.other_vendors += other.other_vendors
-        self.invalid += other.invalid
-        self.invalid_examples.extend(other.invalid_examples[: 5 - len(self.invalid_examples)])
-
-
-class ReplaySink:
-    """Folds records of the events topic through one Processor per policy. Pure: no I/O.
+class ReplaySink(EventSink):
+    """Folds records of the events topic through one Processor per policy (`fold.EventSink`).
+    Pure: no I/O.
 
     Each record is decoded once and handed to every policy's processor, in the order the reader
     delivers it (per partition: offset order, as the live agent sees it). An invalid record is
-    counted and skipped, exactly as the live score agent logs and skips it.
+    counted and skipped, exactly as the live score agent logs and skips it. As live, each event
+    is applied at the stream time the worker scored it at: the record's timestamp
+    (`kafka_io.history.stream_time`, the same reading a worker's partition rebuild uses).
     """
 
-    def __init__(
-        self,
-        policies: Sequence[Policy],
-        *,
-        horizon: float | None = None,
-        vendor: str | None = None,
-        mark_window: Window | None = None,
-        collect_marks: bool = False,
-        collect_steps: bool = False,
-    ) -> None:
-        self.runs = [
-            PolicyRun(
-                policy,
-                collect_marks=collect_marks,
-                collect_steps=collect_steps,
-                mark_window=mark_window or Window(),
-            )
-            for policy in policies
-        ]
-        self.horizon = horizon
-        self.vendor = vendor
-        self._vendor_key = vendor.encode() if vendor is not None else None
-        self.stats = SinkStats()
+    def __init__(self, policies: Sequence[Policy], **options: Any) -> None:
+        super().__init__(policies, **options)
+        self._vendor_key = self.vendor.encode() if self.vendor is not None else None
 
     def feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         """Fold a chunk of one partition's records (in offset order)."""
@@ -231,9 +119,9 @@ class ReplaySink:
 
     def _feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         stats = self.stats
-        runs = self.runs
-        horizon = self.horizon
         vendor_key = self._vendor_key
+        as_live = self.as_live
+        fold = self.fold
         for record in records:
             stats.records += 1
             value = record.value
@@ -249,117 +137,10 @@ class ReplaySink:
                 if len(stats.invalid_examples) < 5:
                     stats.invalid_examples.append(f"[{partition}]@{record.offset}: {exc}")
                 continue
-            if self.vendor is not None and event.subject != self.vendor:
-                stats.other_vendors += 1
-                continue
-            if horizon is not None and unix_seconds(event.time) > horizon:
-                stats.after_horizon += 1
-                continue
-            stats.events += 1
-            for run in runs:
-                run.observe(partition, record.offset, run.processor.process(partition, event))
-
-    def feed_events(self, partition: int, events: Iterable[Event]) -> None:
-        """Fold already-parsed events (tests, files): offsets are their positions."""
-        with bulk_fold():
-            self._feed_events(partition, events)
-
-    def _feed_events(self, partition: int, events: Iterable[Event]) -> None:
-        for offset, event in enumerate(events):
-            self.stats.records += 1
-            if self.horizon is not None and unix_seconds(event.time) > self.horizon:
-                self.stats.after_horizon += 1
-                continue
-            self.stats.events += 1
-            for run in self.runs:
-                run.observe(partition, offset, run.processor.process(partition, event))
+            fold(partition, record.offset, event, stream_time(record) if as_live else None)
 
 
 # --- results -----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PolicyResult:
-    """What one policy made of the history: the live agent's published scores and alerts."""
-
-    policy: Policy
-    scores: dict[str, Score] = field(default_factory=dict)
-    """Per vendor, the last score published (what `GET /vendors/{id}` shows)."""
-    firing: dict[str, dict[str, Firing]] = field(default_factory=dict)
-    """Per vendor, the alerts firing at the end, by rule."""
-    changes: dict[str, ScoreChange] = field(default_factory=dict)
-    opening: dict[str, Transition] = field(default_factory=dict)
-    marks: list[AlertMark] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    last_event: dict[str, float] = field(default_factory=dict)
-    """Per vendor, the latest event time folded."""
-    window_vendors: set[str] = field(default_factory=set)
-    """Vendors with at least one event inside the report window."""
-
-    @classmethod
-    def of(cls, run: PolicyRun, window: Window | None = None) -> PolicyResult:
-        processor = run.processor
-        last_event: dict[str, float] = {}
-        window_vendors: set[str] = set()
-        for state in processor.vendors():
-            if state.last_t is not None:
-                last_event[state.vendor_id] = max(
-                    state.last_t, last_event.get(state.vendor_id, state.last_t)
-                )
-            if window is not None and window.start is not None and _has_event_in(state, window):
-                window_vendors.add(state.vendor_id)
-        return cls(
-            policy=run.policy,
-            scores=dict(processor.published),
-            firing={v: dict(a.firing) for v, a in processor.alerts.items() if a.firing},
-            changes={
-                v: ScoreChange(o.current, o.previous, o.event.id) for v, o in run.changes.items()
-            },
-            # settled: a result may travel between processes (parallel jobs) and outlive the
-            # states, and an unexplained transition would carry the vendor's facts with it
-            opening={f: t.settled() for f, t in run.opening.items()},
-            marks=list(run.marks),
-            steps=[
-                replace(s, transitions=tuple(t.settled() for t in s.transitions))
-                if s.transitions
-                else s
-                for s in run.steps
-            ],
-            last_event=last_event,
-            window_vendors=window_vendors,
-        )
-
-    def merge(self, other: PolicyResult) -> None:
-        """Add another job's partitions. A vendor found in both (only if some producer did not
-        key by vendor id) keeps the later score in event time, then the other job's."""
-        for vendor, score in other.scores.items():
-            mine = self.scores.get(vendor)
-            if mine is None or score.as_of >= mine.as_of:
-                self.scores[vendor] = score
-                if vendor in other.changes:
-                    self.changes[vendor] = other.changes[vendor]
-                if vendor in other.firing:
-                    self.firing[vendor] = other.firing[vendor]
-        self.opening.update(other.opening)
-        self.marks.extend(other.marks)
-        self.steps.extend(other.steps)
-        for vendor, t in other.last_event.items():
-            self.last_event[vendor] = max(t, self.last_event.get(vendor, t))
-        self.window_vendors |= other.window_vendors
-
-    def sorted_scores(self) -> list[Score]:
-        """Highest first, ties by vendor id (the order of `vendorwatch score`)."""
-        return sorted(self.scores.values(), key=lambda s: (-s.score, s.vendor_id))
-
-
-def _has_event_in(state: Any, window: Window) -> bool:
-    groups = (
-        *state.by_type.values(),
-        *state.datasets.values(),
-        *state.stakes.values(),
-        *state.clients.values(),
-    )
-    return any(window.contains(f.t) for facts in groups for f in facts)
 
 
 @dataclass(slots=True)
@@ -392,16 +173,21 @@ class ReplaySpec:
     policies: tuple[Policy, ...]
     topic: str = EVENTS_TOPIC
     horizon: float | None = None
+    """T: as of T the events that happened by then, as live those scored by then; every
+    partition ends at T (as live without T: at its latest recorded stream time)."""
     vendor: str | None = None
     window: Window = field(default_factory=Window)
     collect_marks: bool = False
     collect_steps: bool = False
+    as_live: bool = False
+    """Each event at its recorded stream time, scores as last published (`fold.py`)."""
 
     def sink(self) -> ReplaySink:
         return ReplaySink(
             self.policies,
             horizon=self.horizon,
             vendor=self.vendor,
+            as_live=self.as_live,
             mark_window=self.window,
             collect_marks=self.collect_marks,
             collect_steps=self.collect_steps,
@@ -418,6 +204,7 @@ async def replay_async(
     await read_log(
         spec.bootstrap_servers, ends, sink.feed, topic=spec.topic, on_progress=on_progress
     )
+    sink.finish()  # to T: what time alone changed after each vendor's last event
     return [PolicyResult.of(run, spec.window) for run in sink.runs], sink.stats
 
 

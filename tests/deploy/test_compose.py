@@ -310,6 +310,7 @@ def _run_healthcheck(port: int) -> int:
     return result.returncode
 
 
+@pytest.mark.integration  # starts a local HTTP server: not in `make check`
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
 def test_healthcheck_command_follows_readyz(status: int, healthy: bool) -> None:
     with _serving(status) as port:
@@ -318,6 +319,7 @@ def test_healthcheck_command_follows_readyz(status: int, healthy: bool) -> None:
     assert code in (0, 1), "Docker reserves exit codes other than 0 and 1"
 
 
+@pytest.mark.integration  # starts (and closes) a local HTTP server
 def test_healthcheck_command_fails_when_nothing_listens() -> None:
     with _serving(200) as port:
         pass  # closed again: the port now refuses connections

@@ -18,6 +18,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
+from vendorwatch.alerts import metrics as delivery
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.worker import metrics
 from vendorwatch.streams.worker.metrics import LATENCY_BUCKETS
@@ -141,7 +142,6 @@ def test_rules_read_only_metrics_that_exist() -> None:
 
 def test_delivery_metrics_are_what_the_rules_expect() -> None:
     """alerts/metrics.py owns these; the rules rely on their labels and the 'failed' outcome."""
-    delivery = pytest.importorskip("vendorwatch.alerts.metrics")
     exposed = {}
     for metric in (
         delivery.NOTIFICATIONS,

@@ -7,12 +7,20 @@
 * ``running_worker`` / ``running_worker_url`` / ``running_worker_metrics_url``: one ready worker
   that has scored the bundled demo scenario (scale-ai critical), function-scoped. The alerts and
   observability suites use the URL ones to scrape a live ``/metrics``.
+* ``demo_worker``: the same, but one for the whole session, for tests that only *read* from it
+  (HTTP GETs, reading topics, replay): a worker start costs seconds. A test that sends it events,
+  restarts it or joins its group must use ``running_worker`` instead.
+
+Every test collected below this directory is marked ``integration`` here
+(``pytest_collection_modifyitems``), so ``make check`` (``-m "not integration"``) never starts a
+broker or a server, whether or not a module remembers its own ``pytestmark``.
 
 Helpers to use inside tests live in ``workers.py`` next to this file.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +51,16 @@ def fresh_kafka() -> Iterator[EmbeddedBroker]:
 
 WorkerFactory = Callable[..., WorkerProcess]
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in tests/integration ``integration``. The hook sees the whole session's
+    items (a conftest hook is not limited to its directory), hence the path check."""
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture
 def worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
@@ -68,6 +86,26 @@ def running_worker(fresh_kafka: EmbeddedBroker, worker_factory: WorkerFactory) -
     produce(fresh_kafka.bootstrap_servers, topics.RAW, demo_lines())
     wait_for_demo_scored(worker)
     return worker
+
+
+@pytest.fixture(scope="session")
+def demo_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """A ready worker on its own broker that has scored the demo scenario, shared by the session:
+    read-only use only (see the module docstring)."""
+    require_tansu()
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(fresh_broker())
+        worker = start_worker(broker.bootstrap_servers, tmp_path_factory.mktemp("demo-worker"))
+        stack.callback(worker.stop, 15)  # before the broker stops, or it hangs on shutdown
+        worker.wait_ready()
+        produce(broker.bootstrap_servers, topics.RAW, demo_lines())
+        wait_for_demo_scored(worker)
+        yield worker
+
+
+def bootstrap_of(worker: WorkerProcess) -> str:
+    """The ``--bootstrap-servers`` a worker was started with."""
+    return worker.argv[worker.argv.index("--bootstrap-servers") + 1]
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ VENDORS: dict[str, tuple[float, str, float]] = {
     "turing": (12.5, "info", 0.05),
     "prolific": (67.0, "high", 0.33),
 }
-"""vendor -> (risk score, severity band, data at stake), after the FACTS.md scenario."""
+"""vendor -> (risk score, severity band, data at stake), after the demo scenario."""
 
 EVENT_TYPES = ("vendor.registered", "data.shared", "ownership.stake_acquired", "client.paused")
 SINKS = ("slack", "webhook", "alertmanager")

@@ -3,7 +3,8 @@
 Two kinds of test:
 * behaviour the project relies on (topics, keys/timestamps/headers, groups, partitioning);
 * one test per Tansu deviation asserting the *deviant* answer (named ``test_deviation_*``: when
-  one fails, Tansu fixed it — update BROKER.md and ``streams/kafka_io/compat.py``), each next to a
+  one fails, Tansu fixed it — update docs/broker.md and ``streams/kafka_io/compat.py``), each next
+  to a
   test that the workaround in ``kafka_compat`` gives Kafka's answer.
 """
 
@@ -608,7 +609,9 @@ def test_workaround_faust_worker_consumer_uses_a_short_fetch_wait(
 ) -> None:
     import faust
 
-    apply_aiokafka_workarounds()
+    from vendorwatch.streams.worker import faust_compat
+
+    faust_compat.apply_faust_workarounds()
 
     async def worker_consumer_fetch_wait() -> int:
         """The fetch wait of the consumer a Faust worker creates (not started: no I/O)."""
@@ -624,7 +627,7 @@ def test_workaround_faust_worker_consumer_uses_a_short_fetch_wait(
         return int(consumer._fetch_max_wait_ms)
 
     wait_ms = run(worker_consumer_fetch_wait())
-    assert wait_ms == kafka_compat.FAUST_FETCH_MAX_WAIT_MS
+    assert wait_ms == faust_compat.FAUST_FETCH_MAX_WAIT_MS
     topic = unique_topic("shortpoll")
     tansu.create_topics([topic], partitions=1)
     latencies = run(fetch_latencies(tansu.bootstrap_servers, topic, wait_ms))

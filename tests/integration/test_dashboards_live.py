@@ -221,7 +221,7 @@ def wait_for_panels(
         done = all(accept(r) for q, r in results.items() if required(q))
         if done or time.monotonic() > deadline:
             return results
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def recorded_sources() -> dict[str, set[str]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -34,8 +34,12 @@ from .workers import (
     WorkerProcess,
     demo_lines,
     event_line,
+    fresh_broker,
     produce,
     read_topic,
+    require_tansu,
+    start_worker,
+    wait_for_demo_scored,
     wait_until,
 )
 
@@ -99,19 +103,38 @@ class Fed:
     raw_messages: int
 
 
-@pytest.fixture
-def fed(fresh_kafka: EmbeddedBroker, running_worker: WorkerProcess) -> Fed:
+def feed(worker: WorkerProcess, bootstrap: str) -> Fed:
     """One garbage message on the raw topic and one valid event over HTTP (which the API
     validates and puts on the raw topic), on top of the scored demo scenario."""
-    produce(fresh_kafka.bootstrap_servers, topics.RAW, [GARBAGE])
-    response = running_worker.post(
+    produce(bootstrap, topics.RAW, [GARBAGE])
+    response = worker.post(
         "/events",
         content=HTTP_EVENT,
         headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"},
     )
     assert response.status_code == 202, response.text
-    n_demo = len(demo_lines())
-    return Fed(running_worker, fresh_kafka.bootstrap_servers, n_demo + 2)
+    return Fed(worker, bootstrap, len(demo_lines()) + 2)
+
+
+@pytest.fixture(scope="module")
+def fed_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    """A fed worker shared by the tests that only scrape it (a worker start costs seconds)."""
+    require_tansu()
+    with fresh_broker() as broker:
+        worker = start_worker(broker.bootstrap_servers, tmp_path_factory.mktemp("fed"))
+        try:
+            worker.wait_ready()
+            produce(broker.bootstrap_servers, topics.RAW, demo_lines())
+            wait_for_demo_scored(worker)
+            yield feed(worker, broker.bootstrap_servers)
+        finally:
+            worker.stop()
+
+
+@pytest.fixture
+def fed(fresh_kafka: EmbeddedBroker, running_worker: WorkerProcess) -> Fed:
+    """A fed worker of the test's own, for a test that changes more than it reads."""
+    return feed(running_worker, fresh_kafka.bootstrap_servers)
 
 
 def settle(fed: Fed) -> tuple[str, Samples]:
@@ -171,7 +194,8 @@ def settle(fed: Fed) -> tuple[str, Samples]:
     )
 
 
-def test_live_metrics_match_what_the_worker_did(fed: Fed) -> None:
+def test_live_metrics_match_what_the_worker_did(fed_once: Fed) -> None:
+    fed = fed_once
     _, samples = settle(fed)
     worker, now = fed.worker, time.time()
 
@@ -226,12 +250,12 @@ def test_live_metrics_match_what_the_worker_did(fed: Fed) -> None:
     assert latency == published
 
 
-def test_live_exposition_passes_promtool_check_metrics(fed: Fed) -> None:
+def test_live_exposition_passes_promtool_check_metrics(fed_once: Fed) -> None:
     """What Prometheus scrapes from a running worker (every family populated, vendors and
     partitions labelled) is clean: `promtool check metrics` reports nothing at all.
     (tests/deploy/test_metrics_conventions.py shows that promtool does flag a bad exposition.)"""
     promtool = require_tool("promtool")
-    text, samples = settle(fed)
+    text, samples = settle(fed_once)
     assert series(samples, "vendorwatch_vendor_risk_score"), "scraped before scoring"
     done = subprocess.run(
         [promtool, "check", "metrics"],

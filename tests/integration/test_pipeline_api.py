@@ -237,7 +237,7 @@ def test_metrics_is_prometheus_text(api_worker: WorkerProcess) -> None:
 
 
 def test_live_scores_equal_offline_scoring_on_the_demo(
-    running_worker: WorkerProcess, tmp_path: Path
+    demo_worker: WorkerProcess, tmp_path: Path
 ) -> None:
     """Issue 3: scores from the live pipeline equal `vendorwatch score --json` on the same events
     and policy, for every vendor: list and detail endpoints, scores, severities, contributions."""
@@ -245,9 +245,9 @@ def test_live_scores_equal_offline_scoring_on_the_demo(
     events_file.write_bytes(b"\n".join(demo_lines()) + b"\n")
     expected = offline_scores(events_file)
 
-    listed = running_worker.get_json("/vendors")
+    listed = demo_worker.get_json("/vendors")
     assert [v["vendor_id"] for v in listed] == list(expected)  # same order: by score, then id
-    live = {v["vendor_id"]: running_worker.get_json(f"/vendors/{v['vendor_id']}") for v in listed}
+    live = {v["vendor_id"]: demo_worker.get_json(f"/vendors/{v['vendor_id']}") for v in listed}
     assert score_differences(expected, live) == []
     for item in listed:
         want = expected[item["vendor_id"]]

@@ -116,7 +116,7 @@ def wait_converged(
         converged,
         "GET /vendors to equal offline scoring",
         timeout=timeout,
-        interval=1.0,
+        interval=0.25,  # one GET /vendors
         describe=describe,
     )
 
@@ -138,11 +138,10 @@ def test_kill_9_mid_stream_then_restart_gives_the_clean_run_scores(
     """100,000 events over 1,000 vendors sent with `vendorwatch ingest` while the worker scores
     them; kill -9 once it is well into the stream; restart it on the same data dir and port."""
     bootstrap = fresh_kafka.bootstrap_servers
-    events_file = tmp_path / "events.jsonl"
-    write_events(events_file, 100_000, 1_000, seed=20250612)
     port = free_loopback_port()
-
     first = worker_factory(bootstrap, "worker", web_port=port)
+    events_file = tmp_path / "events.jsonl"
+    write_events(events_file, 100_000, 1_000, seed=20250612)  # while the worker starts
     first.wait_ready()
     ingest = subprocess.Popen(
         [VENDORWATCH, "ingest", str(events_file), "--bootstrap-servers", bootstrap],

@@ -79,6 +79,8 @@ def test_export_ingest_export_is_byte_identical(
         )
         second = tmp_path / "b.jsonl"
         export(other.bootstrap_servers, second)
+        # stop it while its broker still runs: afterwards it would hang in shutdown until killed
+        assert worker.stop() == 0
     assert second.read_bytes() == first_a.read_bytes()
 
 

@@ -36,6 +36,7 @@ from vendorwatch.streams.replay.rebuild import current_firing
 from vendorwatch.streams.replay.reports import replay_items
 from vendorwatch.streams.replay.run import ReplaySpec, replay
 
+from .conftest import bootstrap_of
 from .replay_helpers import (
     assert_replay_equals_live,
     demo_history,
@@ -129,10 +130,10 @@ def check_as_of(bootstrap: str, history: Sequence[bytes], instants: Sequence[flo
     return compared
 
 
-def test_replay_equals_live_on_the_demo(running_worker: WorkerProcess) -> None:
-    bootstrap = running_worker.argv[running_worker.argv.index("--bootstrap-servers") + 1]
+def test_replay_equals_live_on_the_demo(demo_worker: WorkerProcess) -> None:
+    bootstrap = bootstrap_of(demo_worker)
     wait_until(lambda: end_of_log(bootstrap) == len(demo_lines()), "the demo on the events topic")
-    assert_replay_equals_live(bootstrap, running_worker, timeout=60)
+    assert_replay_equals_live(bootstrap, demo_worker, timeout=60)
     history = demo_history()
     times = sorted({_t(orjson.loads(line)["time"]) for line in history})
     between = [(a + b) / 2 for a, b in itertools.pairwise(times)]
@@ -148,14 +149,17 @@ def test_replay_equals_live_on_a_generated_history_of_100k_events(
     bootstrap = fresh_kafka.bootstrap_servers
     worker = start_worker(bootstrap, tmp_path / "w1")
     try:
-        worker.wait_ready()
+        # generate and send while the worker starts (seconds of Faust start-up): it reads the
+        # raw topic from the earliest offset, so it takes the backlog and then the rest live
         history = synthetic_history(100_000, 1_000)
         produce(bootstrap, topics.RAW, history)  # keyed by vendor, as `vendorwatch ingest` does
+        worker.wait_ready()
         ids = len({orjson.loads(line)["id"] for line in history})
         wait_until(
             lambda: end_of_log(bootstrap) == ids,
             "the worker to write the history (one copy per id)",
             timeout=600,
+            interval=0.5,  # each probe is a new Kafka client: do not compete with the worker
             describe=worker.describe,
         )
         assert_replay_equals_live(bootstrap, worker, timeout=600)

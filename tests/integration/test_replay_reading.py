@@ -1,6 +1,6 @@
 """Reading the history to its end on the embedded broker, where ListOffsets lies.
 
-BROKER.md deviation 1: after a multi-record batch, Tansu's ListOffsets(latest) answers the
+docs/broker.md, deviation 1: after a multi-record batch, Tansu's ListOffsets(latest) answers the
 batch's base offset + 1. A reader that trusts it drops the rest of the last batch, silently.
 Replay takes the end from a fetch's high watermark (or an explicit bound) instead; these tests
 produce exactly that situation and count.
@@ -67,7 +67,7 @@ def test_read_to_the_end_misses_no_trailing_events(tansu: EmbeddedBroker, topic:
         produce_batched(bootstrap, topic, 1_000, start=round_ * 1_000)
     listed = asyncio.run(listed_ends(bootstrap, topic))
     assert sum(listed.values()) < produced, (
-        f"ListOffsets said {listed}: the scenario no longer exercises BROKER.md deviation 1"
+        f"ListOffsets said {listed}: the scenario no longer exercises deviation 1 of docs/broker.md"
     )
 
     ends = asyncio.run(log_end_offsets(bootstrap, topic))

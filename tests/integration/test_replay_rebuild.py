@@ -31,7 +31,7 @@ def test_rebuild_switches_the_live_view_to_the_new_policy(
     old.wait_ready()
     produce(bootstrap, topics.RAW, demo_lines())
     wait_for_demo_scored(old)
-    assert_replay_equals_live(bootstrap, old, timeout=60)
+    # (live == replay under the old policy is test_replay_live's demo test: not repeated here)
 
     refused = run_vw(
         "rebuild", "--policy", str(HIGHER_STAKE_POLICY), "--bootstrap-servers", bootstrap

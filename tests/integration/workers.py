@@ -39,8 +39,8 @@ from vendorwatch.streams.embedded.broker import (
     find_tansu_binary,
     free_loopback_port,
 )
+from vendorwatch.streams.eventfile import demo_scenario_path
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.replay.eventfile import demo_scenario_path
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,33 @@ def test_the_installed_script_exits_2_on_misuse() -> None:
     )
     assert proc.returncode == 2
     assert "Usage: vendorwatch score" in proc.stderr
+
+
+def test_json_carries_the_alerts_firing_at_t_as_replay_does() -> None:
+    """`score --json` items are `replay --json` items: the score record plus `alerts`."""
+    scores = {s["vendor_id"]: s for s in scores_json("--scenario", "demo", "--as-of", "2025-06-20")}
+    assert all(isinstance(s["alerts"], list) for s in scores.values())
+    rules = {a["rule"] for a in scores["scale-ai"]["alerts"]}
+    assert "key_person_to_competitor" in rules
+    (move,) = [a for a in scores["scale-ai"]["alerts"] if a["rule"] == "key_person_to_competitor"]
+    assert move["starts_at"] == "2025-06-12T15:00:00Z"
+    assert move["event_ids"] == ["demo-scale-ai-wang-to-meta"]
+    assert scores["appen"]["alerts"] == []
+
+
+def test_the_people_table_lists_the_alerts_firing_at_t() -> None:
+    june = invoke("score", "--scenario", "demo", "--as-of", "2025-06-20")
+    assert june.exit_code == 0, june.output
+    assert "alerts firing as of 2025-06-20" in june.stdout
+    summary = "left Scale AI for Meta"  # the key-person alert's summary (scores say "joined")
+    assert summary in " ".join(june.stdout.split())
+    end = invoke("score", "--scenario", "demo", "--as-of", "2025-12-31")
+    assert summary not in " ".join(end.stdout.split())  # ended 90 days after the move
+    assert "competitor_stake" in end.stdout
+
+
+def test_without_as_of_the_answer_is_as_of_now() -> None:
+    before = datetime.now(UTC)
+    scores = scores_json("--scenario", "demo")
+    as_of = datetime.fromisoformat(scores[0]["as_of"])
+    assert before <= as_of <= datetime.now(UTC)

@@ -273,7 +273,7 @@ def test_a_jump_is_measured_from_the_decayed_score() -> None:
     jumps = [(cause, t.status) for cause, t in run.transitions if t.rule == "score_jump"]
     assert (incident.id, "firing") in jumps
     fired = next(t for cause, t in run.transitions if cause == incident.id)
-    assert fired.summary == "Acme rose 49.4"  # from the score as the 7-day window opened
+    assert fired.summary == "Acme rose 49.46"  # from the score just before the incident
 
 
 def test_a_slow_climb_never_jumps() -> None:

@@ -140,7 +140,7 @@ def test_demo_curve_passes_through_every_score_replay_published() -> None:
     ]
     sink = ReplaySink([POLICY], vendor="scale-ai", collect_steps=True)
     sink.feed_events(0, [e for e in events if e.subject == "scale-ai"])
-    steps = PolicyResult.of(sink.runs[0]).steps
+    steps = [s for s in PolicyResult.of(sink.runs[0]).steps if s.event is not None]
     state = vendor_state("scale-ai", (s.event for s in steps))
     end = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
     curve = dict(score_curve(state, POLICY, steps[0].event.time.timestamp(), end))
