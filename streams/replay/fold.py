@@ -286,19 +286,16 @@ class EventSink:
 
     def finish(self, end: float | None = None) -> None:
         """Bring every partition to `end` (default: the horizon), evaluating the deadlines due
-        by then at their own instants (`Processor.advance`); as live without either, each
-        partition to its latest recorded stream time. As of T without either: nothing to do,
-        each vendor stays as of its latest event. Finishing again at the same end is a no-op.
+        by then at their own instants (`Processor.advance`). Without either, nothing moves:
+        as live, each partition stays where its last record left it (what a worker showed
+        before its next tick); as of T, each vendor stays as of its latest event. Finishing
+        again at the same end is a no-op.
         """
         end = self.horizon if end is None else end
         for run in self.runs:
-            processor = run.processor
-            for partition in sorted(processor.states):
-                until = end
-                if until is None and self.as_live:
-                    until = processor.stream_time.get(partition)
-                if until is not None:
-                    run.advance(partition, until)
+            if end is not None:
+                for partition in sorted(run.processor.states):
+                    run.advance(partition, end)
             run.end = end
 
 

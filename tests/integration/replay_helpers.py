@@ -150,15 +150,20 @@ def alerts_of(item: dict[str, Any]) -> list[tuple[str, str, str]]:
 def assert_replay_equals_live(
     bootstrap: str, worker: WorkerProcess, *args: str, timeout: float
 ) -> None:
-    """Replay at the end (the CLI, two jobs, `args`) against the live API, once live caught up:
-    every score field of every vendor, `GET /vendors` order, and the firing alerts.
+    """Replay as live (the CLI, `--as-live`, two jobs, `args`) against the live API, once live
+    caught up: every score field of every vendor, `GET /vendors` order, and the firing alerts.
+    As live: each event at the stream time the worker scored it at, each partition ending at
+    its latest one, so the scores are the ones the worker published (`replay` without it
+    answers as of now: scores decayed to now, which the worker publishes only in steps).
 
     Waiting polls the one-request summary (`GET /vendors`); the per-vendor details are fetched
     only once it agrees. Polling a thousand detail pages every second would steal the worker's
     event loop from the agents it is waiting for.
     """
     replayed = ok_json(
-        run_vw("replay", "--json", "--jobs", "2", "--bootstrap-servers", bootstrap, *args)
+        run_vw(
+            "replay", "--as-live", "--json", "--jobs", "2", "--bootstrap-servers", bootstrap, *args
+        )
     )
     want = {item["vendor_id"]: item for item in replayed}
     expected = [(i["vendor_id"], i["score"], i["severity"], i["policy_version"]) for i in replayed]

@@ -40,9 +40,7 @@ from vendorwatch.alerts.sinks.webhook import (
     SignatureError,
     verify_signature,
 )
-from vendorwatch.schemas.codec import parse_event
 from vendorwatch.streams.core.policy import load_policy
-from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.embedded.broker import EmbeddedBroker
 from vendorwatch.streams.kafka_io import topics
 
@@ -63,6 +61,7 @@ from .workers import (
     event_line,
     produce,
     read_topic,
+    scenario_fold,
     wait_for_demo_scored,
     wait_until,
     worker_env,
@@ -94,8 +93,10 @@ def slack() -> Iterator[Receiver]:
 
 
 def resumes() -> list[bytes]:
-    """OpenAI and xAI resume work with Scale AI the day after OpenAI's pause (before the stake's
-    score_jump leaves its 7-day window, so peer_pauses is the only alert that resolves)."""
+    """OpenAI and xAI resume work with Scale AI the day after OpenAI's pause. They arrive after
+    the scenario's last events (stream time 2025-06-20 12:00), so the worker learns of them
+    then: peer_pauses resolves at that instant, and score_jump, whose 7-day window has moved
+    past the stake by then, resolves at the same time."""
     return [
         event_line(
             f"e2e-scale-ai-resumed-by-{client.lower()}",
@@ -121,9 +122,7 @@ def quiet_vendor_alert(event_id: str, when: str) -> bytes:
 
 def firing_after(lines: list[bytes]) -> dict[str, set[str]]:
     """vendor -> rules firing after these events, by the pure rules (what the worker must know)."""
-    processor = Processor(load_policy(None))
-    for line in lines:
-        processor.process(0, parse_event(line))
+    processor = scenario_fold(lines)
     return {v: set(a.firing) for v, a in processor.alerts.items() if a.firing}
 
 
@@ -255,8 +254,8 @@ def test_slack_and_the_signed_webhook_get_one_message_for_scale_ai_then_the_reso
     resolution = received[1]
     assert resolution.status == 200
     assert vendors_named(resolution) == {"scale-ai"}
-    assert "✅ *peer_pauses* resolved at 2025-06-19 09:00 UTC" in resolution.text()
-    assert "4 alerts firing" in resolution.text()
+    assert "✅ *peer_pauses* resolved at 2025-06-20 12:00 UTC" in resolution.text()
+    assert "3 alerts firing" in resolution.text()
     assert slack_ref(resolution) != slack_ref(page)
     assert resolution.received_at - page.received_at >= 1.0  # never two a second per webhook
 
@@ -265,7 +264,7 @@ def test_slack_and_the_signed_webhook_get_one_message_for_scale_ai_then_the_reso
     first, second = (Notification.from_json_bytes(r.body) for r in calls)
     assert first.vendor_id == "scale-ai"
     assert {a.rule for a in first.firing} == DEMO_RULES
-    assert [a.rule for a in second.resolved] == ["peer_pauses"]
+    assert sorted(a.rule for a in second.resolved) == ["peer_pauses", "score_jump"]
     assert [first.idempotency_key, second.idempotency_key] == [
         slack_ref(page),
         slack_ref(resolution),
@@ -403,18 +402,19 @@ def test_alertmanager_gets_the_alerts_and_resolution_while_slack_refusals_go_to_
         # (b) the resolution reaches Alertmanager
         produce(bootstrap, topics.RAW, resumes())
         still = wait_until(
-            lambda: (a := am_alerts(am)) and len(a) == 4 and a,
-            "peer_pauses to resolve in Alertmanager",
+            lambda: (a := am_alerts(am)) and len(a) == 3 and a,
+            "peer_pauses and score_jump to resolve in Alertmanager",
             timeout=30,
             describe=worker.describe,
         )
-        assert {a["labels"]["rule"] for a in still} == DEMO_RULES - {"peer_pauses"}
+        assert {a["labels"]["rule"] for a in still} == DEMO_RULES - {"peer_pauses", "score_jump"}
         everything = httpx.get(f"{am}/api/v2/alerts", timeout=5).json()
         peer = [a for a in everything if a["labels"].get("rule") == "peer_pauses"]
         assert all(a["status"]["state"] != "active" for a in peer)
-        if peer:  # Alertmanager keeps a resolved alert a while; its end is the resume's time
+        if peer:  # Alertmanager keeps a resolved alert a while; it ended when the worker
+            # learnt of the resumes: the stream time of their arrival, 2025-06-20 12:00
             ends = datetime.fromisoformat(peer[0]["endsAt"])
-            assert ends == datetime(2025, 6, 19, 9, 0, tzinfo=UTC)
+            assert ends == datetime(2025, 6, 20, 12, 0, tzinfo=UTC)
         assert len(read_topic(bootstrap, topics.ALERTS_DLQ, at_least=2, timeout=30)) == 2
 
 

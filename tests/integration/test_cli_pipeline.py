@@ -213,6 +213,8 @@ def run_demo_until_scored(data_dir: Path, timeout: float = 30) -> tuple[str, flo
             VENDORWATCH,
             "demo",
             "--until-scored",
+            "--speed",
+            "10",  # the story in ~6 s of wall time, then today
             "--data-dir",
             str(data_dir),
             "--web-port",

@@ -239,8 +239,9 @@ def test_metrics_is_prometheus_text(api_worker: WorkerProcess) -> None:
 def test_live_scores_equal_offline_scoring_on_the_demo(
     demo_worker: WorkerProcess, tmp_path: Path
 ) -> None:
-    """Issue 3: scores from the live pipeline equal `vendorwatch score --json` on the same events
-    and policy, for every vendor: list and detail endpoints, scores, severities, contributions."""
+    """Scores from the live pipeline equal what its Processor computes offline from the same
+    events, sent in the same order on a scenario clock (`scenario_fold`), for every vendor: list
+    and detail endpoints, scores, severities, contributions."""
     events_file = tmp_path / "demo.jsonl"
     events_file.write_bytes(b"\n".join(demo_lines()) + b"\n")
     expected = offline_scores(events_file)

@@ -24,7 +24,7 @@ from .replay_helpers import (
     put_history,
     run_vw,
 )
-from .workers import comparable, fresh_broker, offline_scores, produce, require_tansu
+from .workers import fresh_broker, produce, require_tansu
 
 pytestmark = pytest.mark.integration
 
@@ -51,24 +51,31 @@ def by_vendor(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 # --- replay --------------------------------------------------------------------------------------
 
 
-def test_replay_json_is_score_json_plus_alerts(demo_kafka: str, tmp_path: Path) -> None:
-    items = ok_json(vw(demo_kafka, "replay", "--json"))
+SCALE_TIMED = {"key_person_to_competitor", "peer_pauses", "score_jump"}
+"""Scale AI's alerts that end on time: 90 days after the move, pauses lapsing, the jump week."""
+
+
+@pytest.mark.parametrize(
+    ("as_of", "scale_firing"),
+    [
+        ("2025-06-20", SCALE_TIMED | {"competitor_stake", "score_critical"}),
+        ("2025-12-31", {"competitor_stake", "score_critical"}),
+    ],
+)
+def test_replay_json_is_score_json(
+    demo_kafka: str, tmp_path: Path, as_of: str, scale_firing: set[str]
+) -> None:
+    """As of the same T, `replay --json` over the history and `score --json` over the same
+    events as a file are equal: every score field and the alerts firing at T (both fold through
+    `replay.fold` and report through `replay_items`)."""
+    items = ok_json(vw(demo_kafka, "replay", "--json", "--as-of", as_of))
     demo_file = tmp_path / "demo.jsonl"
     demo_file.write_bytes(b"\n".join(demo_history()) + b"\n")
-    offline = offline_scores(demo_file)
+    offline = ok_json(run_vw("score", "--json", "--events", str(demo_file), "--as-of", as_of))
     assert items[0]["vendor_id"] == "scale-ai"
-    assert set(by_vendor(items)) == set(offline)
-    for vendor, item in by_vendor(items).items():
-        assert set(item) == set(offline[vendor]) | {"alerts"}, vendor
-        assert comparable(item) == comparable(offline[vendor]), vendor
+    assert items == offline
     scale = by_vendor(items)["scale-ai"]
-    assert {a["rule"] for a in scale["alerts"]} == {
-        "competitor_stake",
-        "key_person_to_competitor",
-        "peer_pauses",
-        "score_critical",
-        "score_jump",
-    }
+    assert {a["rule"] for a in scale["alerts"]} == scale_firing
     assert all(not item["alerts"] for v, item in by_vendor(items).items() if v != "scale-ai")
 
 
@@ -181,21 +188,30 @@ def test_backtest_window_counts_only_alerts_inside_it(demo_kafka: str) -> None:
 
 def test_history_is_the_vendor_timeline_in_log_order(demo_kafka: str, tmp_path: Path) -> None:
     chart = tmp_path / "scale.png"
-    done = vw(demo_kafka, "history", "scale-ai", "--json", "--chart", str(chart))
-    report = ok_json(done)
+    args = ("history", "scale-ai", "--json", "--to", "2025-12-31", "--chart", str(chart))
+    report = ok_json(vw(demo_kafka, *args))
     timeline = report["timeline"]
-    assert [t["event"]["id"] for t in timeline] == [
+    events = [t for t in timeline if t["event"] is not None]
+    assert [t["event"]["id"] for t in events] == [
         orjson.loads(line)["id"]
         for line in demo_history()
         if orjson.loads(line)["subject"] == "scale-ai"
     ]
-    stake = next(t for t in timeline if t["event"]["id"] == "demo-scale-ai-meta-stake")
+    stake = next(t for t in events if t["event"]["id"] == "demo-scale-ai-meta-stake")
     assert stake["previous_score"] == 0.0
     assert stake["score"] > 75
     assert {t["rule"] for t in stake["transitions"]} == {"competitor_stake", "score_jump"}
-    assert report["score"]["score"] == timeline[-1]["score"]
-    replayed = by_vendor(ok_json(vw(demo_kafka, "replay", "--json", "--vendor", "scale-ai")))
-    assert report["score"] == {k: v for k, v in replayed["scale-ai"].items() if k != "alerts"}
+    # between and after the events, time alone: alerts ending on time, decay, in their place
+    timed = [t for t in timeline if t["event"] is None]
+    assert all(t["caused_by"].startswith("time:") and t["offset"] is None for t in timed)
+    assert [t["as_of"] for t in timeline] == sorted(t["as_of"] for t in timeline)
+    ended = {r["rule"] for t in timed for r in t["transitions"] if r["status"] == "resolved"}
+    assert ended >= SCALE_TIMED
+    replayed = by_vendor(
+        ok_json(vw(demo_kafka, "replay", "--json", "--vendor", "scale-ai", "--as-of", "2025-12-31"))
+    )["scale-ai"]
+    assert report["score"] == {k: v for k, v in replayed.items() if k != "alerts"}
+    assert report["alerts"] == replayed["alerts"]
     png = chart.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 20_000

@@ -19,6 +19,7 @@ Every worker writes its log to ``<data_dir>/worker-<port>.log``; failures quote 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -32,6 +33,9 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
+from vendorwatch.schemas.codec import InvalidEvent, parse_event
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.embedded.broker import (
     BrokerError,
     EmbeddedBroker,
@@ -39,8 +43,9 @@ from vendorwatch.streams.embedded.broker import (
     find_tansu_binary,
     free_loopback_port,
 )
-from vendorwatch.streams.eventfile import demo_scenario_path
+from vendorwatch.streams.eventfile import demo_scenario_path, iter_lines
 from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.kafka_io.partitioning import vendor_partition
 
 T = TypeVar("T")
 
@@ -227,14 +232,34 @@ def event_line(
 # --- offline truth ---------------------------------------------------------------------------
 
 
+def scenario_fold(
+    lines: Iterable[bytes], policy: Path | None = None, partitions: int = PARTITIONS
+) -> Processor:
+    """What a scenario-clock worker computes from these lines sent in this order: each valid
+    event on its vendor's partition, applied at that partition's stream time (the latest event
+    time it has seen, in whole milliseconds), with no clock record. The same `Processor` the
+    worker runs, fed the way `ScoreStep` feeds it; what the test then checks is that Kafka,
+    rerouting, the history and the read view carry the result faithfully."""
+    processor = Processor(load_policy(policy))
+    for line in lines:
+        try:
+            event = parse_event(line)
+        except InvalidEvent:
+            continue
+        partition = vendor_partition(event.subject.encode(), partitions)
+        now = math.floor(event.time.timestamp() * 1000) / 1000
+        processor.process(partition, event, now)
+    return processor
+
+
 def offline_scores(events_file: Path, policy: Path | None = None) -> dict[str, dict[str, Any]]:
-    """`vendorwatch score --json --events FILE`, by vendor id: what the live pipeline must show."""
-    argv = [VENDORWATCH, "score", "--json", "--events", str(events_file)]
-    if policy is not None:
-        argv += ["--policy", str(policy)]
-    done = subprocess.run(argv, capture_output=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    return {item["vendor_id"]: item for item in orjson.loads(done.stdout)}
+    """By vendor id, the score a scenario-clock worker publishes last for this file's events
+    (`scenario_fold`): what the live pipeline must show."""
+    with events_file.open("rb") as stream:
+        lines = [line for _, line in iter_lines(stream)]
+    published = scenario_fold(lines, policy).published
+    ranked = sorted(published.values(), key=lambda s: (-s.score, s.vendor_id))  # as GET /vendors
+    return {score.vendor_id: score.to_dict() for score in ranked}
 
 
 def comparable(score: Mapping[str, Any], fields: Sequence[str] = COMPARED_FIELDS) -> dict[str, Any]:
@@ -270,6 +295,9 @@ def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDORWATCH_")}
     env["VENDORWATCH_INGEST_TOKEN"] = INGEST_TOKEN
     env["VENDORWATCH_LOG_LEVEL"] = "info"
+    # the scenario drives stream time (its events' times and any clock records), so a test's
+    # 2025 story is scored in 2025, not today; tests of the wall clock say so explicitly
+    env["VENDORWATCH_CLOCK"] = "scenario"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
