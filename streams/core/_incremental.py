@@ -33,6 +33,7 @@ builds the same aggregates from the facts known then.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -40,8 +41,10 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from vendorwatch.streams.core.policy import Policy, Severity, normalise_org
+from vendorwatch.streams.core.names import Resolver, VendorNames, canonical
+from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.scoring import (
+    NOTED_TYPES,
     RULES,
     Contribution,
     Describe,
@@ -52,9 +55,13 @@ from vendorwatch.streams.core.scoring import (
     client_hazard,
     dataset_worth,
     decay,
+    fact_note,
     first_cited,
     funding_detail,
     instant,
+    move_hazard,
+    noted_facts,
+    shown_notes,
     stake_detail,
     stake_hazard,
     stake_strength,
@@ -96,22 +103,21 @@ class _Plan:
     `SimpleNamespace`s, built once per policy version (`_plan`).
     """
 
-    __slots__ = ("_competitors", "_own_names", "data", "signals")
+    __slots__ = ("data", "resolver", "signals")
 
     def __init__(self, policy: Policy) -> None:
         self.signals: Any = _plain(policy.signals)
         self.data: Any = _plain(policy.data)
-        # Policy.competitor and Policy.is_own_organisation read these through the same hook.
-        self._competitors: dict[str, str] = policy._competitor_index
-        self._own_names: frozenset[str] = policy._own_names
+        # Policy.competitor and Policy.is_own_organisation ask the same resolver.
+        self.resolver: Resolver = policy.resolver
 
     def competitor(self, org: str) -> str | None:
         """`Policy.competitor`: the competitor `org` names, or None."""
-        return self._competitors.get(normalise_org(org))
+        return self.resolver.competitor(org)
 
     def is_own_organisation(self, org: str) -> bool:
         """`Policy.is_own_organisation`."""
-        return normalise_org(org) in self._own_names
+        return self.resolver.is_own_organisation(org)
 
 
 _PLANS: dict[str, _Plan] = {}
@@ -126,6 +132,8 @@ def _plan(policy: Policy) -> _Plan:
 
 
 _OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
+_NAMING_KINDS = frozenset({"vendor.registered", "vendor.alias_added"})
+"""Fact types that change the names a vendor goes by (`VendorState.names`)."""
 """Unkeyed fact types folded into competitor_ownership rather than a signal of their own."""
 
 Snapshot = tuple[Any, ...]
@@ -460,15 +468,19 @@ class _Aggregates:
     """
 
     __slots__ = (
+        "_moves",
         "data",
         "mitigation",
         "name",
+        "noted",
+        "notes",
         "ownership",
         "pauses",
         "plan",
         "risks",
         "summed",
         "synced",
+        "vendor",
     )
 
     def __init__(self, policy: Policy) -> None:
@@ -477,6 +489,13 @@ class _Aggregates:
         self.synced = 0
         self.name: str | None = None
         """The registered name, if the vendor is registered."""
+        self.vendor = VendorNames("", frozenset())
+        """The vendor's names, which a move's `from_org` must be (`scoring.move_hazard`)."""
+        self._moves: Hazard = move_hazard(self.vendor)
+        self.noted: list[tuple[Fact, str]] = []
+        """(fact, its note) for every fact with a note (`scoring.fact_note`), in fact order."""
+        self.notes: tuple[str, ...] = ()
+        """The notes a score shows (`scoring.shown_notes`), rebuilt when `noted` changes."""
         self.data = _DataAtStake()
         self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
         self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
@@ -501,6 +520,9 @@ class _Aggregates:
     @classmethod
     def build(cls, state: VendorState, policy: Policy, upto: float) -> _Aggregates:
         agg = cls(policy)
+        agg.vendor = state.names(upto)
+        agg._moves = move_hazard(agg.vendor)
+        agg._renote(state, upto)
         for kind in RULES:
             agg._refold(state, kind, upto)
         for facts in state.stakes.values():
@@ -521,11 +543,37 @@ class _Aggregates:
         agg.synced = state.event_count(upto)
         return agg
 
+    def _hazard(self, kind: str) -> Hazard:
+        """The rule of an unkeyed kind's facts: moves count only from the vendor."""
+        return self._moves if kind == "person.moved" else RULES[kind].hazard
+
+    def _renote(self, state: VendorState, upto: float) -> None:
+        """Note every fact known at `upto` again (the vendor's names changed, or a build)."""
+        vendor, plan = self.vendor, self.plan
+        self.noted = [
+            (fact, note)
+            for fact in noted_facts(state, upto)
+            if (note := fact_note(fact, plan, vendor))
+        ]
+        self.notes = shown_notes([note for _, note in self.noted])
+
+    def _note(self, fact: Fact) -> None:
+        """Note one new fact (in its place, if it arrived late)."""
+        note = fact_note(fact, self.plan, self.vendor)
+        if note is None:
+            return
+        noted = self.noted
+        if not noted or noted[-1][0] < fact:
+            noted.append((fact, note))
+        else:
+            insort(noted, (fact, note))
+        self.notes = shown_notes([note for _, note in noted])
+
     def _refold(self, state: VendorState, kind: str, upto: float) -> None:
         """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
         fold = self.summed[kind]
         fold.clear()
-        fold.extend(state.facts(kind, upto), RULES[kind].hazard, self.plan)
+        fold.extend(state.facts(kind, upto), self._hazard(kind), self.plan)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
@@ -538,13 +586,13 @@ class _Aggregates:
             if facts[-1] is not fact:
                 self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
             else:
-                base = RULES[kind].hazard(data, self.plan)
+                base = self._hazard(kind)(data, self.plan)
                 if base is not None and base > 0:
                     self.summed[kind].add(fact, base)
                     if kind in _OWNERSHIP_KINDS:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
-            client = normalise_org(data.client)
+            client = canonical(data.client)
             if state.clients[client][-1] is fact:
                 self.pauses.set(client, fact)
         elif kind in KEYED_BY_DATASET:
@@ -554,6 +602,14 @@ class _Aggregates:
             self.ownership.offer_stake(fact)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
             self.name = data.name
+        if kind in NOTED_TYPES:
+            self._note(fact)
+        elif kind in _NAMING_KINDS:
+            vendor = state.names(_FOREVER)
+            if vendor != self.vendor:  # its names changed: moves and notes read them
+                self.vendor, self._moves = vendor, move_hazard(vendor)
+                self._refold(state, "person.moved", _FOREVER)
+                self._renote(state, _FOREVER)
         self.synced += 1
 
 
@@ -662,6 +718,7 @@ def _figures(
         mitigated,
         stake,
         mitigation_hazard,
+        aggregates.notes,
     )
 
 
@@ -699,6 +756,7 @@ class Figures:
         "mitigated",
         "mitigation_hazard",
         "name",
+        "notes",
         "policy",
         "positive",
         "risks",
@@ -727,6 +785,7 @@ class Figures:
         mitigated: Snapshot | None,
         exact_stake: float = 0.0,
         mitigation_hazard: float = 0.0,
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.vendor_id = vendor_id
         self.name = name
@@ -753,6 +812,8 @@ class Figures:
         """Data at stake before rounding (what a projection in time multiplies by)."""
         self.mitigation_hazard = mitigation_hazard
         """The mitigation's hazard at `t`, before the cap (what a projection decays)."""
+        self.notes = notes
+        """`Score.notes` (an immutable tuple, replaced when the notes change)."""
         self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
         self._score: Score | None = None
 
@@ -820,6 +881,7 @@ class Figures:
                 self.policy.version,
                 datetime.fromtimestamp(self.t, UTC),
                 self.event_count,
+                self.notes,
             )
         return self._score
 
@@ -839,6 +901,7 @@ class Figures:
             or len(self.risks) != len(other.risks)
             or (self.mitigated is None) != (other.mitigated is None)
             or self.policy.version != other.policy.version
+            or (self.notes is not other.notes and self.notes != other.notes)
         ):
             return True
         ids = self.data_event_ids

@@ -27,7 +27,6 @@ from vendorwatch.streams.core.policy import (
     Policy,
     Severity,
     ThresholdRule,
-    normalise_org,
 )
 from vendorwatch.streams.core.projection import projected_value
 from vendorwatch.streams.core.scoring import DAY, Contribution, Score
@@ -282,8 +281,9 @@ def qualifying_moves(
     state: VendorState, rule: KeyPersonRule, policy: Policy, at: float
 ) -> list[Any]:
     """The moves that keep a key-person alert firing at `at`: a person of at least
-    `min_seniority` joined a competitor less than `active_days` before `at` (in event-time
-    order; the alert ends the instant the last of them is `active_days` old)."""
+    `min_seniority` left the vendor (`from_org` is one of its names as of `at`, as the score
+    reads it: `scoring.move_hazard`) for a competitor less than `active_days` before `at` (in
+    event-time order; the alert ends the instant the last of them is `active_days` old)."""
     floor = SENIORITY_ORDER.index(rule.min_seniority)
     since = at - rule.active_days * DAY
     facts = state.facts("person.moved", at)
@@ -291,11 +291,15 @@ def qualifying_moves(
     start = len(facts)
     while start and facts[start - 1].t > since:
         start -= 1
+    if start == len(facts):
+        return []
+    vendor = state.names(at)
     return [
         fact
         for fact in facts[start:]
         if SENIORITY_ORDER.index(fact.data.seniority) >= floor  # type: ignore[attr-defined]
         and policy.competitor(fact.data.to_org) is not None  # type: ignore[attr-defined]
+        and vendor.includes(fact.data.from_org)  # type: ignore[attr-defined]
     ]
 
 
@@ -310,6 +314,7 @@ def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
     found = {
         "person": data.person,
         "role": data.role,
+        "from_org": data.from_org,
         "competitor": ctx.policy.competitor(data.to_org),
     }
     return Condition(True, found, tuple(fact.event_id for fact in moves))
@@ -325,7 +330,7 @@ def counted_pauses(
     paused: list[tuple[float, str, str]] = []
     if state.last_t is not None and at >= state.last_t:
         # As of the latest event every client's latest word is the last of its list, and the
-        # list's key is the normalised name `is_own_organisation` would compute.
+        # list's key is the canonical name `is_own_organisation` would compute.
         own = _plan(policy).own
         for client, facts in state.clients.items():
             fact = facts[-1]
@@ -516,7 +521,7 @@ class _Plan(NamedTuple):
     history_s: float | None
     """Seconds of score history the jump rules look back on (None: no jump rule)."""
     own: frozenset[str]
-    """The monitoring organisation's names, normalised (as `Policy.is_own_organisation`)."""
+    """The monitoring organisation's names, canonical (as `Policy.is_own_organisation`)."""
     by_type: dict[str, tuple[Check, ...]]
     """Per event type, the rules that event may change (`_checks`), filled in as types come."""
 
@@ -532,7 +537,7 @@ def _plan(policy: Policy) -> _Plan:
         plan = _PLANS[policy.version] = _Plan(
             tuple(r for r in rules if r.enabled),
             max(days) * DAY if days else None,
-            frozenset(normalise_org(n) for n in policy.organisation.names()),
+            policy.resolver.own_keys,
             {},
         )
     return plan

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from vendorwatch.schemas.events import iso
+from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, near_miss
 from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.state import Fact, VendorState, latest
 
@@ -64,6 +65,23 @@ vendor's score record grow with its history (about 50 KB per record after 2,000 
 three years, most of it events decayed to nothing). The latest terms are the ones that weigh
 most in a decaying sum. The points still count every event; `vendorwatch history VENDOR` lists
 them all. Read at call time (tests patch it)."""
+
+
+MAX_NOTES = 10
+"""How many notes a score shows at most: the latest ones, after a count of the others."""
+
+NOTED_TYPES = frozenset(
+    {
+        "person.moved",
+        "ownership.stake_acquired",
+        "ownership.acquired",
+        "funding.round",
+        "client.paused",
+        "client.resumed",
+        "client.terminated",
+    }
+)
+"""Fact types that name organisations, and so may carry a note (`fact_note`)."""
 
 
 class Contribution(NamedTuple):
@@ -98,6 +116,10 @@ class Score:
     policy_version: str
     as_of: datetime
     event_count: int = field(default=0, compare=False)
+    notes: tuple[str, ...] = ()
+    """What the score deliberately left out and a reader should know: moves ignored because
+    they were not from the vendor, names close to a known organisation that did not resolve
+    (`fact_note`). Latest `MAX_NOTES`, oldest first."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the shape of `vendorwatch score --json` items and the scores topic."""
@@ -113,6 +135,7 @@ class Score:
             "event_count": self.event_count,
             "contributions": [c.to_dict() for c in self.contributions],
             "data_event_ids": list(self.data_event_ids),
+            "notes": list(self.notes),
         }
 
 
@@ -157,6 +180,9 @@ class PolicyView(Protocol):
     @property
     def data(self) -> Any: ...
 
+    @property
+    def resolver(self) -> Resolver: ...
+
     def competitor(self, org: str) -> str | None: ...
 
     def is_own_organisation(self, org: str) -> bool: ...
@@ -182,11 +208,25 @@ def _usd(value: float | None) -> str:
 
 
 def key_person_hazard(data: Any, policy: PolicyView) -> float | None:
-    """weight x seniority, for a move to a competitor (not between two competitors)."""
+    """weight x seniority, for a move to a competitor. Whether it left the vendor is checked by
+    `move_hazard` (the vendor's names are not the policy's)."""
     sig = policy.signals.key_person_to_competitor
-    if policy.competitor(data.to_org) is None or policy.competitor(data.from_org) is not None:
+    if policy.competitor(data.to_org) is None:
         return None
     return sig.weight * sig.seniority[data.seniority]
+
+
+def move_hazard(vendor: VendorNames) -> Hazard:
+    """`key_person_hazard` for the moves that leave this vendor: `from_org` must be one of its
+    names (its id, registered name and aliases, `vendor.alias_added`). A move filed under a
+    vendor it did not leave says nothing about that vendor; it is noted (`fact_note`)."""
+
+    def hazard(data: Any, policy: PolicyView) -> float | None:
+        if not vendor.includes(data.from_org):
+            return None
+        return key_person_hazard(data, policy)
+
+    return hazard
 
 
 def key_person_detail(fact: Fact, policy: PolicyView) -> str:
@@ -367,6 +407,95 @@ RULES: dict[str, Rule] = {
 datasets are keyed: only some of their facts count, see `score`)."""
 
 
+# --- notes: what a score left out on purpose ---------------------------------------------------
+
+
+def name_misses(kind: str, data: Any, policy: PolicyView, vendor: VendorNames) -> list[NearMiss]:
+    """The names in one fact (or event) that did not resolve but are near misses
+    (`names.NEAR_MISS_SCORE`): of a competitor (investor, acquirer, funding investors, a move's
+    destination), of our own organisation (a client), or of the vendor (a move's `from_org`,
+    when the move would otherwise count). What a note says and the worker counts."""
+    resolver = policy.resolver
+    misses: list[NearMiss | None]
+    if kind == "person.moved":
+        misses = [resolver.near_competitor(data.to_org)]
+        if key_person_hazard(data, policy) is not None and not vendor.includes(data.from_org):
+            misses.append(near_miss(data.from_org, vendor.known(), "vendor"))
+    elif kind == "ownership.stake_acquired":
+        misses = [resolver.near_competitor(data.investor)]
+    elif kind == "ownership.acquired":
+        misses = [resolver.near_competitor(data.acquirer)]
+    elif kind == "funding.round":
+        misses = [resolver.near_competitor(i) for i in data.investors]
+    elif kind in NOTED_TYPES:
+        misses = [resolver.near_own(data.client)]
+    else:
+        return []
+    return [miss for miss in misses if miss is not None]
+
+
+def fact_note(fact: Fact, policy: PolicyView, vendor: VendorNames) -> str | None:
+    """What a reader of the score should know about a fact that names organisations, or None.
+
+    - a move to a competitor from an organisation that is not the vendor: ignored (and, when
+      `from_org` is close to one of the vendor's names, which one);
+    - a name that did not resolve but is a near miss of a competitor or of our own
+      organisation (`name_misses`): not counted as that organisation, and said so, never
+      silently.
+    """
+    if fact.type not in NOTED_TYPES:
+        return None
+    data: Any = fact.data
+    misses = name_misses(fact.type, data, policy, vendor)
+    said: list[str] = []
+    if (
+        fact.type == "person.moved"
+        and key_person_hazard(data, policy) is not None
+        and not vendor.includes(data.from_org)
+    ):
+        close = next((miss for miss in misses if miss.kind == "vendor"), None)
+        why = f" ({close.describe()}: add it with vendor.alias_added if so)" if close else ""
+        said.append(
+            f"ignored: {data.person} ({data.role}) left {data.from_org}{why}, not"
+            f" {vendor.name}, for {policy.competitor(data.to_org)}"
+        )
+    for miss in misses:
+        if miss.kind == "organisation":
+            said.append(f"{miss.describe()}: counted as another client, not as our organisation")
+        elif miss.kind == "competitor":
+            said.append(f"{miss.describe()}: not counted as {miss.closest}")
+    if not said:
+        return None
+    return f"{'; '.join(said)} [{fact.event_id}]"
+
+
+def shown_notes(notes: Sequence[str]) -> tuple[str, ...]:
+    """The notes a score shows: the latest `MAX_NOTES`, after a count of the earlier ones."""
+    if len(notes) <= MAX_NOTES:
+        return tuple(notes)
+    earlier = len(notes) - MAX_NOTES
+    return (f"{earlier} earlier note{'s' if earlier != 1 else ''} not shown", *notes[-MAX_NOTES:])
+
+
+def noted_facts(state: VendorState, at: float) -> list[Fact]:
+    """Every fact known at `at` of a type that may carry a note, in (event time, id) order."""
+    facts: list[Fact] = []
+    for kind in ("person.moved", "ownership.acquired", "funding.round"):
+        facts += state.facts(kind, at)
+    for groups in (state.stakes, state.clients):
+        for group in groups.values():
+            facts += [fact for fact in group if fact.t <= at]
+    facts.sort()
+    return facts
+
+
+def notes(state: VendorState, policy: PolicyView, at: float) -> tuple[str, ...]:
+    """The score's notes as of `at` (`fact_note` of every fact known then, `shown_notes`)."""
+    vendor = state.names(at)
+    said = [n for fact in noted_facts(state, at) if (n := fact_note(fact, policy, vendor))]
+    return shown_notes(said)
+
+
 # --- explanations ----------------------------------------------------------------------------
 
 
@@ -511,11 +640,20 @@ def data_at_stake(
     return 1.0 - keep, tuple(sorted(fact.event_id for fact, _ in held.values()))
 
 
+def key_people(state: VendorState, policy: PolicyView, at: float) -> Signal:
+    """key_person_to_competitor: the moves known at `at` that left the vendor (by its names as
+    of `at`, `move_hazard`) for a competitor, decayed and summed."""
+    terms = counted(state.facts("person.moved", at), move_hazard(state.names(at)), policy)
+    half_life = policy.signals.key_person_to_competitor.half_life_days
+    ids, detail = cite([fact for fact, _ in terms], key_person_detail, policy)
+    return Signal(decayed_sum(terms, half_life, at), ids, detail)
+
+
 def signals(state: VendorState, policy: PolicyView, at: float) -> dict[str, Signal]:
     """Every signal as of `at`, in the order of SIGNALS."""
     return {
         "competitor_ownership": ownership(state, policy, at),
-        "key_person_to_competitor": _summed(state, policy, "person.moved", at),
+        "key_person_to_competitor": key_people(state, policy, at),
         "peer_client_pause": peer_pauses(state, policy, at),
         "security_incident": _summed(state, policy, "security.incident", at),
         "workforce_growth": _summed(state, policy, "workforce.changed", at),
@@ -603,6 +741,7 @@ def score(state: VendorState, policy: Policy, at: datetime | float | None = None
         policy_version=policy.version,
         as_of=datetime.fromtimestamp(t, UTC),
         event_count=state.event_count(t),
+        notes=notes(state, policy, t),
     )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vendorwatch.schemas.events import Event, Payload, unix_seconds
+from vendorwatch.streams.core.names import VendorNames, canonical
 from vendorwatch.streams.core.policy import normalise_org
 
 KEYED_BY_DATASET = frozenset({"data.shared", "data.revoked"})
@@ -79,7 +80,9 @@ class VendorState:
     stakes: dict[str, list[Fact]] = field(default_factory=dict)
     """ownership.stake_acquired per normalised investor name."""
     clients: dict[str, list[Fact]] = field(default_factory=dict)
-    """client.paused / resumed / terminated per normalised client name."""
+    """client.paused / resumed / terminated per client, by canonical name (`names.canonical`:
+    "OpenAI" and "OpenAI, Inc." are one client, and a resume under either spelling ends a pause
+    under the other)."""
     first_t: float | None = None
     last_t: float | None = None
     last_fact: Fact | None = field(default=None, compare=False, repr=False)
@@ -97,6 +100,18 @@ class VendorState:
         horizon = float("inf") if upto is None else upto
         fact = latest(self.by_type.get("vendor.registered", []), horizon)
         return fact.data.name if fact is not None else self.vendor_id  # type: ignore[attr-defined]
+
+    def names(self, upto: float | None = None) -> VendorNames:
+        """The names the vendor goes by as of `upto`: its id, the name and aliases of its latest
+        registration, and every alias added by then (what a move's `from_org` must be)."""
+        horizon = float("inf") if upto is None else upto
+        registered: Any = latest(self.by_type.get("vendor.registered", []), horizon)
+        spelt = [self.vendor_id]
+        if registered is not None:
+            spelt += [registered.data.name, *registered.data.aliases]
+        spelt += [f.data.alias for f in _upto(self.by_type.get("vendor.alias_added", []), horizon)]  # type: ignore[attr-defined]
+        name = registered.data.name if registered is not None else self.vendor_id
+        return VendorNames(name, frozenset(canonical(n) for n in spelt))
 
     def event_count(self, upto: float | None = None) -> int:
         """How many distinct events are known at or before `upto`."""
@@ -147,7 +162,7 @@ def apply(state: VendorState, event: Event) -> VendorState:
     if kind in KEYED_BY_DATASET:
         groups, key = state.datasets, data.dataset
     elif kind in KEYED_BY_CLIENT:
-        groups, key = state.clients, normalise_org(data.client)
+        groups, key = state.clients, canonical(data.client)
     elif kind == "ownership.stake_acquired":
         groups, key = state.stakes, normalise_org(data.investor)
     else:

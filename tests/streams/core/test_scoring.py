@@ -135,7 +135,12 @@ def test_an_ended_client_weighs_more_than_a_paused_one() -> None:
 
 @pytest.mark.parametrize(
     ("from_org", "to_org", "counts"),
-    [("Acme", "Meta", True), ("Acme", "Accel", False), ("OpenAI", "Meta", False)],
+    [
+        ("Acme", "Meta", True),
+        ("Acme, Inc.", "Meta", True),  # the vendor under its legal name
+        ("Acme", "Accel", False),
+        ("OpenAI", "Meta", False),  # not from the vendor: ignored, with a note
+    ],
 )
 def test_key_people_count_when_they_join_a_competitor(
     from_org: str, to_org: str, counts: bool
