@@ -4,7 +4,7 @@ Events are built as JSON and go through `parse_event`, the one door into the dom
 properties are about what the pipeline really folds. Organisation names come from the default
 policy (competitors and their aliases, in odd spellings, our own organisation) plus others, so
 competitor matching is exercised; most moves leave the vendor they are filed under; times come
-from a small window with deliberate ties so that ordering by (event time, id) matters.
+from a small window with deliberate ties so that ordering by (event time, arrival) matters.
 """
 
 from __future__ import annotations
@@ -190,6 +190,19 @@ def histories(
     """Lists of events with distinct ids: a vendor history as it could arrive."""
     return st.lists(
         events(vendors=vendors), min_size=min_size, max_size=max_size, unique_by=lambda e: e.id
+    )
+
+
+def distinct_time_histories(
+    min_size: int = 0, max_size: int = 40, vendors: list[str] | None = None
+) -> st.SearchStrategy[list[Event]]:
+    """Lists of events with distinct ids and distinct event times: histories whose fold does not
+    depend on arrival order (events of the same instant apply in arrival order)."""
+    return st.lists(
+        events(vendors=vendors),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=(lambda e: e.id, lambda e: e.time),
     )
 
 

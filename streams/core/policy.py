@@ -259,14 +259,18 @@ class JumpRule(_Rule):
 
 
 class CompetitorStakeRule(_Rule):
-    """Fire at once when a named competitor holds >= `min_stake_pct` or acquires the vendor."""
+    """Fire at once when a named competitor holds >= `min_stake_pct`, has control (voting
+    control or a board seat, whatever the percentage) or acquires the vendor; fire again when
+    its holding grows; resolve when no competitor holds that any more (divestment, a later
+    report below the bar, a later acquisition by someone else)."""
 
     kind: Literal["competitor_stake"]
     min_stake_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
-        return ("competitor", "stake_pct", "min_stake_pct")
+        # control: " (with voting control and 2 board seats)", or empty without control
+        return ("competitor", "stake_pct", "min_stake_pct", "control")
 
 
 class KeyPersonRule(_Rule):

@@ -23,9 +23,10 @@ for float. To change a rule: change it here and in docs/scoring.md, run those te
 `_incremental.py` along until they pass.
 
 Floats are compared exactly, so the order of operations is part of the model: terms are summed
-in (event time, id) order as a left fold (`decayed_sum`), datasets combine in id order, and a
-competitor's stakes are listed strongest first. The per-fact rules (`RULES`, `stake_hazard`,
-`client_hazard`, `dataset_worth` and their `*_detail` words) are shared by both implementations.
+in (event time, arrival) order as a left fold (`decayed_sum`), datasets combine in id order, and
+the competitors' current holdings are listed strongest first. The per-fact rules (`RULES`,
+`stake_hazard`, `holding_hazard`, `client_hazard`, `dataset_worth` and their `*_detail` words)
+and `current_reports` (which ownership reports still hold) are shared by both implementations.
 
 No I/O and no wall clock: `at` is an event time passed in, so live scoring and replay agree.
 """
@@ -345,8 +346,70 @@ def stake_detail(fact: Fact, policy: PolicyView) -> str:
     )
 
 
+def holding_hazard(fact: Fact, policy: PolicyView) -> float | None:
+    """What a competitor's current ownership report weighs: a stake its `stake_hazard`, an
+    acquisition `acquisition_weight`, a divestment nothing (None)."""
+    if fact.type == "ownership.acquired":
+        return acquisition_hazard(fact.data, policy)
+    if fact.type == "ownership.stake_acquired":
+        return stake_hazard(fact.data, policy)
+    return None
+
+
+def holding_detail(fact: Fact, policy: PolicyView) -> str:
+    """The words for a current holding: `Meta (competitor) holds 49% ...` or `acquired by ...`."""
+    if fact.type == "ownership.acquired":
+        return acquisition_detail(fact, policy)
+    return stake_detail(fact, policy)
+
+
+def report_competitor(fact: Fact, policy: PolicyView) -> str | None:
+    """The competitor an ownership report (stake, divestment, acquisition) is about, or None."""
+    data: Any = fact.data
+    return policy.competitor(data.acquirer if fact.type == "ownership.acquired" else data.investor)
+
+
+def current_reports(
+    latest: dict[str, Fact], last_acquisition: Fact | None
+) -> list[tuple[str, Fact]]:
+    """(competitor, report) for the competitors whose latest report still holds.
+
+    `latest` is each competitor's latest ownership report (stake, divestment or acquisition by
+    it), `last_acquisition` the latest acquisition by anyone. A report holds unless it is a
+    divestment or an acquisition by someone else came after it: whoever buys the vendor
+    outright ends every earlier holding, including an earlier acquirer's. What a stake report
+    says (0%, no seat, no control counts for nothing) is left to the caller. In competitor
+    order, so both implementations see the same list.
+    """
+    held = []
+    for competitor in sorted(latest):
+        fact = latest[competitor]
+        if fact.type == "ownership.divested":
+            continue
+        if last_acquisition is not None and fact < last_acquisition:
+            continue  # superseded by a later acquisition by someone else
+        held.append((competitor, fact))
+    return held
+
+
+def ownership_reports(
+    state: VendorState, policy: PolicyView, at: float
+) -> tuple[dict[str, Fact], Fact | None]:
+    """Each competitor's latest ownership report known at `at`, and the latest acquisition by
+    anyone (None without one): what `current_reports` reads. Latest is by (event time,
+    arrival), so the order the reports arrived in decides only between reports of one instant."""
+    latest: dict[str, Fact] = {}
+    reports = [f for facts in state.stakes.values() for f in facts if f.t <= at]
+    acquisitions = state.facts("ownership.acquired", at)
+    for fact in (*reports, *acquisitions):
+        competitor = report_competitor(fact, policy)
+        if competitor is not None and (competitor not in latest or fact > latest[competitor]):
+            latest[competitor] = fact
+    return latest, (acquisitions[-1] if acquisitions else None)
+
+
 def stake_strength(hazard: float, fact: Fact, half_life_days: float | None) -> float:
-    """Orders one competitor's stake reports by strength at any instant after both.
+    """Orders holdings by strength at any instant after both, to list the strongest first.
 
     With decay, b1 x decay(at - t1) > b2 x decay(at - t2) does not depend on `at`, and is
     log2(b1) + t1/h > log2(b2) + t2/h (h in seconds); without decay it is b1 > b2.
@@ -400,11 +463,11 @@ RULES: dict[str, Rule] = {
     "workforce.changed": Rule("workforce_growth", workforce_hazard, workforce_detail),
     "demand.changed": Rule("demand_surge", demand_hazard, demand_detail),
     "vendor.statement": Rule("vendor_mitigation", mitigation_hazard, mitigation_detail),
-    "ownership.acquired": Rule("competitor_ownership", acquisition_hazard, acquisition_detail),
     "funding.round": Rule("competitor_ownership", funding_hazard, funding_detail),
 }
-"""Fact types whose every fact adds a decaying term to a signal (stakes, client words and
-datasets are keyed: only some of their facts count, see `score`)."""
+"""Fact types whose every fact adds a decaying term to a signal (stakes, divestments,
+acquisitions, client words and datasets are not: only the latest report counts, see
+`ownership`, `peer_pauses`, `data_at_stake`)."""
 
 
 # --- notes: what a score left out on purpose ---------------------------------------------------
@@ -538,7 +601,7 @@ class Signal(NamedTuple):
 
 
 def decayed_sum(terms: Sequence[Term], half_life_days: float | None, at: float) -> float:
-    """sum of hazard x decay(half-life, at - t) over `terms`, given in (event time, id) order.
+    """sum of hazard x decay(half-life, at - t) over `terms`, in (event time, arrival) order.
 
     Evaluated as a left fold, each running total decayed to the next term's time before the
     term is added, and the last to `at`: the same sum, in the float operations the live engine
@@ -571,46 +634,40 @@ def _summed(state: VendorState, policy: PolicyView, kind: str, at: float) -> Sig
 
 
 def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
-    """competitor_ownership: per competitor the strongest stake report, plus acquisitions by
-    competitors and funding rounds with competitors among the investors.
+    """competitor_ownership: what each competitor holds now, plus funding rounds with
+    competitors among the investors.
 
-    A stake report is the resulting holding, so per competitor only the strongest report
-    counts (equal strength: the earliest). Stakes are listed strongest first (ties: earliest).
+    The latest ownership report per competitor states what it holds (a stake with its seats
+    and control, an acquisition, or nothing: a divestment or a 0% report), unless a later
+    acquisition by someone else ended it (`current_reports`). Holdings are listed and added
+    strongest first (ties: earliest); then the decayed sum of the funding rounds.
     """
     half_life = policy.signals.competitor_ownership.half_life_days
-    strongest: dict[str, tuple[float, Fact, float]] = {}
-    for facts in state.stakes.values():
-        for fact in facts:
-            if fact.t > at:
-                break
-            competitor = policy.competitor(fact.data.investor)  # type: ignore[attr-defined]
-            base = stake_hazard(fact.data, policy)
-            if competitor is None or base <= 0:
-                continue
-            strength = stake_strength(base, fact, half_life)
-            held = strongest.get(competitor)
-            if held is None or (-strength, fact) < (-held[0], held[1]):
-                strongest[competitor] = (strength, fact, base)
-    stakes = sorted(strongest.values(), key=lambda s: (-s[0], s[1]))
-    acquired = counted(state.facts("ownership.acquired", at), acquisition_hazard, policy)
+    latest, last_acquisition = ownership_reports(state, policy, at)
+    holdings = []
+    for _, fact in current_reports(latest, last_acquisition):
+        base = holding_hazard(fact, policy)
+        if base is not None and base > 0:
+            holdings.append((stake_strength(base, fact, half_life), fact, base))
+    holdings.sort(key=lambda h: (-h[0], h[1]))
     funded = counted(state.facts("funding.round", at), funding_hazard, policy)
 
-    stake_total = 0.0
-    for _, fact, base in stakes:
-        stake_total += base * decay(half_life, at - fact.t)
-    hazard = stake_total + decayed_sum(acquired, half_life, at) + decayed_sum(funded, half_life, at)
+    held_total = 0.0
+    for _, fact, base in holdings:
+        held_total += base * decay(half_life, at - fact.t)
+    hazard = held_total + decayed_sum(funded, half_life, at)
 
-    acquired_ids, acquired_detail = cite([f for f, _ in acquired], acquisition_detail, policy)
     funded_ids, funded_detail = cite([f for f, _ in funded], funding_detail, policy)
-    ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
-    details = [stake_detail(fact, policy) for _, fact, _ in stakes]
-    details += [d for d in (acquired_detail, funded_detail) if d]
+    ids = (*(fact.event_id for _, fact, _ in holdings), *funded_ids)
+    details = [holding_detail(fact, policy) for _, fact, _ in holdings]
+    if funded_detail:
+        details.append(funded_detail)
     return Signal(hazard, ids, "; ".join(details))
 
 
 def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
     """peer_client_pause: the latest word of every client as of `at` that counts, summed in
-    (event time, id) order like any decaying signal."""
+    (event time, arrival) order like any decaying signal."""
     terms = []
     for facts in state.clients.values():
         fact = latest(facts, at)
