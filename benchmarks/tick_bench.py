@@ -116,7 +116,7 @@ def vendor_events(vendors: int, policy: Policy, seed: int) -> list[Event]:
                     {
                         "person": "A. Person",
                         "role": "CTO",
-                        "from_org": "Elsewhere",
+                        "from_org": vendor,  # only moves from the vendor count
                         "to_org": rng.choice(competitors),
                         "seniority": rng.choice(["senior", "executive"]),
                     },

@@ -124,6 +124,14 @@ class StakeAcquired(Payload):
     voting_control: bool = False
 
 
+class Divestment(Payload):
+    """An investor no longer holds any of the vendor: its earlier stake, seats, control or
+    acquisition end (a stake report of 0% says the same; this type says it explicitly)."""
+
+    investor: Name
+    amount_usd: Usd | None = None
+
+
 class Acquisition(Payload):
     """Someone buys the vendor outright."""
 
@@ -254,6 +262,11 @@ class StakeAcquiredEvent(_Envelope):
     data: StakeAcquired
 
 
+class DivestmentEvent(_Envelope):
+    type: Literal["ownership.divested"]
+    data: Divestment
+
+
 class AcquisitionEvent(_Envelope):
     type: Literal["ownership.acquired"]
     data: Acquisition
@@ -310,6 +323,7 @@ EVENT_CLASSES: tuple[type[_Envelope], ...] = (
     DataSharedEvent,
     DataRevokedEvent,
     StakeAcquiredEvent,
+    DivestmentEvent,
     AcquisitionEvent,
     FundingRoundEvent,
     KeyPersonMovedEvent,
@@ -328,6 +342,7 @@ Event = Annotated[
     | DataSharedEvent
     | DataRevokedEvent
     | StakeAcquiredEvent
+    | DivestmentEvent
     | AcquisitionEvent
     | FundingRoundEvent
     | KeyPersonMovedEvent

@@ -18,6 +18,8 @@ DATASCHEMA_PREFIX = "urn:vendorwatch:schema:"
 CURRENT_VERSIONS: dict[str, int] = dict.fromkeys(EVENT_TYPES, 1) | {
     # v1 carried the stake as a fraction (`stake`, 0-1) and `amount`; v2 uses percent and USD.
     "ownership.stake_acquired": 2,
+    # First version: an investor no longer holds any of the vendor (a 0% report, said plainly).
+    "ownership.divested": 1,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

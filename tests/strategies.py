@@ -3,8 +3,8 @@
 Events are built as JSON and go through `parse_event`, the one door into the domain, so the
 properties are about what the pipeline really folds. Organisation names come from the default
 policy (competitors and their aliases, in odd spellings, our own organisation) plus others, so
-competitor matching is exercised; times come from a small window with deliberate ties so that
-ordering by (event time, id) matters.
+competitor matching is exercised; most moves leave the vendor they are filed under; times come
+from a small window with deliberate ties so that ordering by (event time, arrival) matters.
 """
 
 from __future__ import annotations
@@ -21,8 +21,23 @@ from vendorwatch.streams.core.policy import load_policy
 POLICY = load_policy()
 COMPETITOR_NAMES = [n for c in POLICY.competitors for n in c.names()]
 OWN_NAMES = POLICY.organisation.names()
-OTHER_NAMES = ["Anthropic", "Cohere", "Accel", "Sequoia Capital", "Scale AI", "Handshake"]
+OTHER_NAMES = [
+    "Anthropic",
+    "Cohere",
+    "Accel",
+    "Sequoia Capital",
+    "Scale AI",
+    "Handshake",
+    "Microsoft Research",
+]
+"""Names the policy does not know; "Microsoft Research" is a near miss of Microsoft (a note)."""
 VENDORS = ["scale-ai", "handshake", "turing"]
+VENDOR_SPELLINGS = {
+    "scale-ai": ["Scale AI", "Scale AI, Inc.", "scale-ai", "SCALE AI"],
+    "handshake": ["Handshake", "Handshake Inc"],
+    "turing": ["Turing", "turing"],
+}
+"""How moves name the vendor they leave: its id or its name, with or without a legal form."""
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 WINDOW_SECONDS = 400 * 86_400
@@ -37,9 +52,11 @@ competitor = st.sampled_from(COMPETITOR_NAMES).flatmap(
 """A competitor as events spell it: any alias, any case, stray punctuation."""
 organisation = st.one_of(competitor, st.sampled_from(OWN_NAMES), st.sampled_from(OTHER_NAMES))
 clients = st.sampled_from(["OpenAI", "xAI", "Google", "Anthropic"]).flatmap(
-    lambda n: st.sampled_from([n, n.upper(), f"{n}."])
+    lambda n: st.sampled_from([n, n.upper(), f"{n}.", f"{n}, Inc.", f"{n} Research"])
 )
-"""Few clients, so that pauses, resumes and ends of the same client meet in one history."""
+"""Few clients, so that pauses, resumes and ends of the same client meet in one history, under
+several spellings (a legal form: the same client; "Google Research": our own organisation;
+"OpenAI Research": a near miss of nothing the policy knows as a client, another client)."""
 names = st.text(alphabet="abcdefgh XYZ", min_size=1, max_size=12).filter(str.strip)
 pct = st.one_of(st.sampled_from([0.0, 10.0, 49.0, 50.0, 100.0]), st.floats(0, 100, allow_nan=False))
 """Round figures often, so that equal stakes (ties) happen."""
@@ -137,14 +154,20 @@ def raw_events(
 ) -> dict[str, Any]:
     """One valid event as a JSON-ready dict (ids are random; lists of events make them unique)."""
     kind = event_type or draw(st.sampled_from(sorted(PAYLOADS)))
+    subject = draw(st.sampled_from(vendors or VENDORS))
+    data = _drop_none(draw(PAYLOADS[kind]))
+    if kind == "person.moved" and draw(st.integers(0, 9)) < 8:
+        # Most moves leave the vendor they are filed under (only those count), under any of
+        # its spellings; the others exercise the "not from the vendor" note.
+        data["from_org"] = draw(st.sampled_from(VENDOR_SPELLINGS.get(subject, [subject])))
     return {
         "specversion": "1.0",
         "id": f"e-{draw(st.integers(0, 10**9))}",
         "source": "urn:vendorwatch:test:hypothesis",
         "type": kind,
         "time": _time(draw(times), draw(offsets)),
-        "subject": draw(st.sampled_from(vendors or VENDORS)),
-        "data": _drop_none(draw(PAYLOADS[kind])),
+        "subject": subject,
+        "data": data,
     }
 
 
@@ -167,6 +190,19 @@ def histories(
     """Lists of events with distinct ids: a vendor history as it could arrive."""
     return st.lists(
         events(vendors=vendors), min_size=min_size, max_size=max_size, unique_by=lambda e: e.id
+    )
+
+
+def distinct_time_histories(
+    min_size: int = 0, max_size: int = 40, vendors: list[str] | None = None
+) -> st.SearchStrategy[list[Event]]:
+    """Lists of events with distinct ids and distinct event times: histories whose fold does not
+    depend on arrival order (events of the same instant apply in arrival order)."""
+    return st.lists(
+        events(vendors=vendors),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=(lambda e: e.id, lambda e: e.time),
     )
 
 

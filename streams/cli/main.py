@@ -15,6 +15,7 @@ from vendorwatch.streams.cli.common import app
 
 COMMAND_MODULES: dict[str, str] = {
     "score": "score",
+    "names": "names",
     "worker": "run",
     "broker": "run",
     "demo": "run",

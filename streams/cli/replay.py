@@ -873,7 +873,7 @@ def export(
     data_dir: DataDirOpt = None,
     end_offsets: EndOffsetsOpt = None,
 ) -> None:
-    """Write the event history as JSON Lines, ordered by (event time, id).
+    """Write the event history as JSON Lines, ordered by event time, then vendor, then log order.
 
     Each line is the event exactly as stored on `vendorwatch.events` (its canonical encoding),
     each id once, so `vendorwatch ingest` of the file into an empty Kafka and another export

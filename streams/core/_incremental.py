@@ -10,8 +10,9 @@ the one fact each `apply` adds:
   adding a newer term and reading it at any later instant are each one decay and one add. The
   reference evaluates the same sum as the same left fold (`scoring.decayed_sum`), so the floats
   agree exactly;
-- the strongest stake per competitor, the latest word per client and the worth per dataset are
-  kept as facts arrive (a late, out-of-order fact refolds just its own signal);
+- the latest ownership report per competitor, the latest word per client and the worth per
+  dataset are kept as facts arrive (a late, out-of-order fact refolds just its own signal; a
+  late ownership report only has to lose one comparison);
 - the words that explain a fact are formatted only when an explanation is read, once per fact
   cited (`Figures` pins each signal with a snapshot that costs nothing while it does not
   change), because formatting costs more than the arithmetic and most scores are never read;
@@ -33,6 +34,7 @@ builds the same aggregates from the facts known then.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -40,29 +42,37 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from vendorwatch.streams.core.policy import Policy, Severity, normalise_org
+from vendorwatch.streams.core.names import Resolver, VendorNames, canonical
+from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.scoring import (
+    NOTED_TYPES,
     RULES,
     Contribution,
     Describe,
     Hazard,
     Score,
-    acquisition_detail,
     client_detail,
     client_hazard,
+    current_reports,
     dataset_worth,
     decay,
+    fact_note,
     first_cited,
     funding_detail,
+    holding_detail,
+    holding_hazard,
     instant,
-    stake_detail,
-    stake_hazard,
+    move_hazard,
+    noted_facts,
+    report_competitor,
+    shown_notes,
     stake_strength,
     with_uncited,
 )
 from vendorwatch.streams.core.state import (
     KEYED_BY_CLIENT,
     KEYED_BY_DATASET,
+    KEYED_BY_INVESTOR,
     Fact,
     VendorState,
     latest,
@@ -96,22 +106,21 @@ class _Plan:
     `SimpleNamespace`s, built once per policy version (`_plan`).
     """
 
-    __slots__ = ("_competitors", "_own_names", "data", "signals")
+    __slots__ = ("data", "resolver", "signals")
 
     def __init__(self, policy: Policy) -> None:
         self.signals: Any = _plain(policy.signals)
         self.data: Any = _plain(policy.data)
-        # Policy.competitor and Policy.is_own_organisation read these through the same hook.
-        self._competitors: dict[str, str] = policy._competitor_index
-        self._own_names: frozenset[str] = policy._own_names
+        # Policy.competitor and Policy.is_own_organisation ask the same resolver.
+        self.resolver: Resolver = policy.resolver
 
     def competitor(self, org: str) -> str | None:
         """`Policy.competitor`: the competitor `org` names, or None."""
-        return self._competitors.get(normalise_org(org))
+        return self.resolver.competitor(org)
 
     def is_own_organisation(self, org: str) -> bool:
         """`Policy.is_own_organisation`."""
-        return normalise_org(org) in self._own_names
+        return self.resolver.is_own_organisation(org)
 
 
 _PLANS: dict[str, _Plan] = {}
@@ -125,7 +134,9 @@ def _plan(policy: Policy) -> _Plan:
     return plan
 
 
-_OWNERSHIP_KINDS = frozenset({"ownership.acquired", "funding.round"})
+_OWNERSHIP_KINDS = frozenset({"funding.round"})
+_NAMING_KINDS = frozenset({"vendor.registered", "vendor.alias_added"})
+"""Fact types that change the names a vendor goes by (`VendorState.names`)."""
 """Unkeyed fact types folded into competitor_ownership rather than a signal of their own."""
 
 Snapshot = tuple[Any, ...]
@@ -134,7 +145,7 @@ whose `explained_at(snapshot)` reads it back."""
 
 
 class _Fold:
-    """sum_i b_i * 2^(-(at - t_i)/h) over terms added in (event time, id) order.
+    """sum_i b_i * 2^(-(at - t_i)/h) over terms added in (event time, arrival) order.
 
     Kept as its value at the latest term's time: adding a newer term multiplies by one decay
     factor and adds, reading at a later `at` multiplies by one more. The numbers depend only on
@@ -199,7 +210,7 @@ class _Fold:
         kept, event_ids, half_life = self.facts, self.event_ids, self.half_life
         value, last, before = self.value, self.t, len(kept)
         for fact in facts:
-            t, event_id, _, data = fact
+            t, _, event_id, _, data = fact
             base = base_of(data, plan)
             if base is not None and base > 0:
                 value = base if not kept else value * decay(half_life, t - last) + base
@@ -262,21 +273,24 @@ class _Fold:
 
 
 class _Ownership:
-    """competitor_ownership: the strongest stake per competitor, plus acquisitions and rounds.
+    """competitor_ownership: what each competitor holds now, plus funding rounds.
 
-    A stake report is the resulting holding, so per competitor only the strongest report counts
-    (equal strength: the earliest report). Reports only ever add candidates, so the strongest
-    can be kept as facts arrive, in any order.
+    Keeps each competitor's latest ownership report and the latest acquisition by anyone
+    (`scoring.current_reports` reads them). "Latest" is the largest fact in (event time,
+    arrival) order, and a newly applied fact is the last to arrive, so a new report replaces its
+    competitor's (or the latest acquisition) when it is not older: one comparison per report,
+    in any arrival order, with no refold. The holdings are worked out from those few facts when
+    the score is next read.
     """
 
     __slots__ = (
         "_explained",
         "_ordered",
         "_stakes_explained",
-        "acquired",
-        "best",
         "funded",
         "half_life",
+        "last_acquisition",
+        "latest",
         "plan",
         "snap",
     )
@@ -284,29 +298,32 @@ class _Ownership:
     def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
         self.half_life = half_life_days
         self.plan = plan
-        self.best: dict[str, tuple[float, Fact, float]] = {}
-        """competitor -> (strength key, the report, its base hazard)."""
-        self.acquired = _Fold(half_life_days, acquisition_detail, plan)
+        self.latest: dict[str, Fact] = {}
+        """competitor -> its latest ownership report (stake, divestment or acquisition)."""
+        self.last_acquisition: Fact | None = None
+        """The latest acquisition by anyone: it ends every earlier holding but its own."""
         self.funded = _Fold(half_life_days, funding_detail, plan)
         self._ordered: list[tuple[float, Fact, float]] | None = None
         self._stakes_explained: tuple[list[str], list[str]] | None = None
-        """Ids and details of the ordered stakes: kept while only acquisitions and rounds
-        change, which is how a live vendor's ownership mostly changes."""
+        """Ids and details of the ordered holdings: kept while only funding rounds change."""
         self._explained: tuple[tuple[str, ...], str] | None = None
         self.snap: Snapshot | None = None
 
-    def offer_stake(self, fact: Fact) -> None:
-        data: Any = fact.data
-        competitor = self.plan.competitor(data.investor)
-        if competitor is None:
-            return
-        base = stake_hazard(data, self.plan)
-        if base <= 0:
-            return
-        key = stake_strength(base, fact, self.half_life)
-        held = self.best.get(competitor)
-        if held is None or key > held[0] or (key == held[0] and fact < held[1]):
-            self.best[competitor] = (key, fact, base)
+    def offer(self, fact: Fact) -> None:
+        """A stake, divestment or acquisition report: it replaces what it is the latest of."""
+        moved = False
+        if fact.type == "ownership.acquired":
+            held = self.last_acquisition
+            if held is None or fact > held:
+                self.last_acquisition = fact
+                moved = True
+        competitor = report_competitor(fact, self.plan)
+        if competitor is not None:
+            held = self.latest.get(competitor)
+            if held is None or fact > held:
+                self.latest[competitor] = fact
+                moved = True
+        if moved:
             self._ordered = None
             self._stakes_explained = None
             self.changed()
@@ -316,50 +333,57 @@ class _Ownership:
         self.snap = None
 
     def ordered(self) -> list[tuple[float, Fact, float]]:
+        """(strength, report, base hazard) of the current holdings, strongest first."""
         if self._ordered is None:
-            self._ordered = sorted(self.best.values(), key=lambda b: (-b[0], b[1]))
+            plan, half_life = self.plan, self.half_life
+            holdings = []
+            for _, fact in current_reports(self.latest, self.last_acquisition):
+                base = holding_hazard(fact, plan)
+                if base is not None and base > 0:
+                    holdings.append((stake_strength(base, fact, half_life), fact, base))
+            holdings.sort(key=lambda h: (-h[0], h[1]))
+            self._ordered = holdings
         return self._ordered
 
     def hazard(self, at: float) -> float:
-        stakes = 0.0
-        if self.best:  # most vendors have no competitor stake
+        held = 0.0
+        if self.latest:  # most vendors have no competitor among their owners
             half_life = self.half_life
-            for _, fact, base in self.ordered():
-                stakes += base * decay(half_life, at - fact.t)
-        return stakes + self.acquired.hazard(at) + self.funded.hazard(at)
+            for _, fact, base in self._ordered if self._ordered is not None else self.ordered():
+                held += base * decay(half_life, at - fact.t)
+        return held + self.funded.hazard(at)
 
     def explained(self) -> tuple[tuple[str, ...], str]:
         if self._explained is None:
             if self._stakes_explained is None:
-                stakes = self.ordered()
+                holdings = self.ordered()
                 self._stakes_explained = (
-                    [fact.event_id for _, fact, _ in stakes],
-                    [stake_detail(fact, self.plan) for _, fact, _ in stakes],
+                    [fact.event_id for _, fact, _ in holdings],
+                    [holding_detail(fact, self.plan) for _, fact, _ in holdings],
                 )
-            stake_ids, stake_details = self._stakes_explained
-            acquired_ids, acquired_detail = self.acquired.explained()
+            held_ids, held_details = self._stakes_explained
             funded_ids, funded_detail = self.funded.explained()
-            ids = (*stake_ids, *acquired_ids, *funded_ids)
-            details = stake_details + [d for d in (acquired_detail, funded_detail) if d]
+            ids = (*held_ids, *funded_ids)
+            details = held_details + ([funded_detail] if funded_detail else [])
             self._explained = (ids, "; ".join(details))
         return self._explained
 
     def snapshot(self) -> Snapshot:
-        """See `_Fold.snapshot`: the ordered stakes list is replaced, never changed in place."""
+        """See `_Fold.snapshot`: the ordered holdings list is replaced, never changed in place."""
         if self.snap is None:
-            self.snap = (self, self.ordered(), self.acquired.snapshot(), self.funded.snapshot())
+            self.snap = (self, self.ordered(), self.funded.snapshot())
         return self.snap
 
     def explained_at(self, snap: Snapshot) -> tuple[tuple[str, ...], str]:
         """`explained()` as it was when `snap` was taken (the same words, in the same order)."""
         if snap is self.snap:
             return self.explained()
-        _, stakes, acquired, funded = snap
-        acquired_ids, acquired_detail = self.acquired.explained_at(acquired)
+        _, holdings, funded = snap
         funded_ids, funded_detail = self.funded.explained_at(funded)
-        details = [stake_detail(fact, self.plan) for _, fact, _ in stakes]
-        details += [d for d in (acquired_detail, funded_detail) if d]
-        ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
+        details = [holding_detail(fact, self.plan) for _, fact, _ in holdings]
+        if funded_detail:
+            details.append(funded_detail)
+        ids = (*(fact.event_id for _, fact, _ in holdings), *funded_ids)
         return ids, "; ".join(details)
 
 
@@ -460,15 +484,19 @@ class _Aggregates:
     """
 
     __slots__ = (
+        "_moves",
         "data",
         "mitigation",
         "name",
+        "noted",
+        "notes",
         "ownership",
         "pauses",
         "plan",
         "risks",
         "summed",
         "synced",
+        "vendor",
     )
 
     def __init__(self, policy: Policy) -> None:
@@ -477,6 +505,13 @@ class _Aggregates:
         self.synced = 0
         self.name: str | None = None
         """The registered name, if the vendor is registered."""
+        self.vendor = VendorNames("", frozenset())
+        """The vendor's names, which a move's `from_org` must be (`scoring.move_hazard`)."""
+        self._moves: Hazard = move_hazard(self.vendor)
+        self.noted: list[tuple[Fact, str]] = []
+        """(fact, its note) for every fact with a note (`scoring.fact_note`), in fact order."""
+        self.notes: tuple[str, ...] = ()
+        """The notes a score shows (`scoring.shown_notes`), rebuilt when `noted` changes."""
         self.data = _DataAtStake()
         self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
         self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
@@ -485,7 +520,6 @@ class _Aggregates:
             for kind, (signal, _, describe) in RULES.items()
             if kind not in _OWNERSHIP_KINDS
         }
-        self.summed["ownership.acquired"] = self.ownership.acquired
         self.summed["funding.round"] = self.ownership.funded
         # (signal name, aggregate) in the order of SIGNALS; the objects are updated in place.
         self.risks: tuple[tuple[str, Any], ...] = (
@@ -501,13 +535,16 @@ class _Aggregates:
     @classmethod
     def build(cls, state: VendorState, policy: Policy, upto: float) -> _Aggregates:
         agg = cls(policy)
+        agg.vendor = state.names(upto)
+        agg._moves = move_hazard(agg.vendor)
+        agg._renote(state, upto)
         for kind in RULES:
             agg._refold(state, kind, upto)
-        for facts in state.stakes.values():
+        for facts in (*state.stakes.values(), state.by_type.get("ownership.acquired", [])):
             for fact in facts:
                 if fact.t > upto:
                     break
-                agg.ownership.offer_stake(fact)
+                agg.ownership.offer(fact)
         for client, facts in state.clients.items():
             fact = latest(facts, upto)
             if fact is not None:
@@ -521,11 +558,37 @@ class _Aggregates:
         agg.synced = state.event_count(upto)
         return agg
 
+    def _hazard(self, kind: str) -> Hazard:
+        """The rule of an unkeyed kind's facts: moves count only from the vendor."""
+        return self._moves if kind == "person.moved" else RULES[kind].hazard
+
+    def _renote(self, state: VendorState, upto: float) -> None:
+        """Note every fact known at `upto` again (the vendor's names changed, or a build)."""
+        vendor, plan = self.vendor, self.plan
+        self.noted = [
+            (fact, note)
+            for fact in noted_facts(state, upto)
+            if (note := fact_note(fact, plan, vendor))
+        ]
+        self.notes = shown_notes([note for _, note in self.noted])
+
+    def _note(self, fact: Fact) -> None:
+        """Note one new fact (in its place, if it arrived late)."""
+        note = fact_note(fact, self.plan, self.vendor)
+        if note is None:
+            return
+        noted = self.noted
+        if not noted or noted[-1][0] < fact:
+            noted.append((fact, note))
+        else:
+            insort(noted, (fact, note))
+        self.notes = shown_notes([note for _, note in noted])
+
     def _refold(self, state: VendorState, kind: str, upto: float) -> None:
-        """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, id) order."""
+        """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, arrival) order."""
         fold = self.summed[kind]
         fold.clear()
-        fold.extend(state.facts(kind, upto), RULES[kind].hazard, self.plan)
+        fold.extend(state.facts(kind, upto), self._hazard(kind), self.plan)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
@@ -538,22 +601,30 @@ class _Aggregates:
             if facts[-1] is not fact:
                 self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
             else:
-                base = RULES[kind].hazard(data, self.plan)
+                base = self._hazard(kind)(data, self.plan)
                 if base is not None and base > 0:
                     self.summed[kind].add(fact, base)
                     if kind in _OWNERSHIP_KINDS:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
-            client = normalise_org(data.client)
+            client = canonical(data.client)
             if state.clients[client][-1] is fact:
                 self.pauses.set(client, fact)
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
                 self.data.set(data.dataset, fact, self.plan)
-        elif kind == "ownership.stake_acquired":
-            self.ownership.offer_stake(fact)
+        elif kind in KEYED_BY_INVESTOR or kind == "ownership.acquired":
+            self.ownership.offer(fact)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
             self.name = data.name
+        if kind in NOTED_TYPES:
+            self._note(fact)
+        elif kind in _NAMING_KINDS:
+            vendor = state.names(_FOREVER)
+            if vendor != self.vendor:  # its names changed: moves and notes read them
+                self.vendor, self._moves = vendor, move_hazard(vendor)
+                self._refold(state, "person.moved", _FOREVER)
+                self._renote(state, _FOREVER)
         self.synced += 1
 
 
@@ -662,6 +733,7 @@ def _figures(
         mitigated,
         stake,
         mitigation_hazard,
+        aggregates.notes,
     )
 
 
@@ -699,6 +771,7 @@ class Figures:
         "mitigated",
         "mitigation_hazard",
         "name",
+        "notes",
         "policy",
         "positive",
         "risks",
@@ -727,6 +800,7 @@ class Figures:
         mitigated: Snapshot | None,
         exact_stake: float = 0.0,
         mitigation_hazard: float = 0.0,
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.vendor_id = vendor_id
         self.name = name
@@ -753,6 +827,8 @@ class Figures:
         """Data at stake before rounding (what a projection in time multiplies by)."""
         self.mitigation_hazard = mitigation_hazard
         """The mitigation's hazard at `t`, before the cap (what a projection decays)."""
+        self.notes = notes
+        """`Score.notes` (an immutable tuple, replaced when the notes change)."""
         self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
         self._score: Score | None = None
 
@@ -820,6 +896,7 @@ class Figures:
                 self.policy.version,
                 datetime.fromtimestamp(self.t, UTC),
                 self.event_count,
+                self.notes,
             )
         return self._score
 
@@ -839,6 +916,7 @@ class Figures:
             or len(self.risks) != len(other.risks)
             or (self.mitigated is None) != (other.mitigated is None)
             or self.policy.version != other.policy.version
+            or (self.notes is not other.notes and self.notes != other.notes)
         ):
             return True
         ids = self.data_event_ids

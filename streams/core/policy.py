@@ -8,9 +8,7 @@ policy's canonical content, so reformatting the YAML or reordering keys does not
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
 import string
 from functools import cached_property
 from importlib import resources
@@ -30,6 +28,8 @@ from pydantic import (
 )
 
 from vendorwatch.schemas.events import Classification, IncidentSeverity, Seniority, StatementKind
+from vendorwatch.streams.core.names import Resolver
+from vendorwatch.streams.core.names import normalise_org as normalise_org  # re-exported
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
@@ -39,17 +39,6 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 OrgName = Annotated[str, Field(min_length=1, max_length=200)]
-
-_NON_WORD = re.compile(r"[^\w]+")
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def normalise_org(name: str) -> str:
-    """Compare organisation names loosely: 'Meta Platforms, Inc.' and 'meta platforms inc' match.
-
-    Memoised: the same few hundred names recur in every event, and the regex is the costliest
-    step of `apply` and of competitor matching."""
-    return _NON_WORD.sub(" ", name.casefold()).strip()
 
 
 class _Strict(BaseModel):
@@ -270,14 +259,18 @@ class JumpRule(_Rule):
 
 
 class CompetitorStakeRule(_Rule):
-    """Fire at once when a named competitor holds >= `min_stake_pct` or acquires the vendor."""
+    """Fire at once when a named competitor holds >= `min_stake_pct`, has control (voting
+    control or a board seat, whatever the percentage) or acquires the vendor; fire again when
+    its holding grows; resolve when no competitor holds that any more (divestment, a later
+    report below the bar, a later acquisition by someone else)."""
 
     kind: Literal["competitor_stake"]
     min_stake_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
-        return ("competitor", "stake_pct", "min_stake_pct")
+        # control: " (with voting control and 2 board seats)", or empty without control
+        return ("competitor", "stake_pct", "min_stake_pct", "control")
 
 
 class KeyPersonRule(_Rule):
@@ -290,7 +283,7 @@ class KeyPersonRule(_Rule):
 
     @classmethod
     def template_fields(cls) -> tuple[str, ...]:
-        return ("person", "role", "competitor")
+        return ("person", "role", "from_org", "competitor")
 
 
 class PeerPauseRule(_Rule):
@@ -360,25 +353,33 @@ class Policy(_Strict):
         canonical = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
         return "p-" + hashlib.sha256(canonical).hexdigest()[:12]
 
-    @cached_property
-    def _competitor_index(self) -> dict[str, str]:
-        return {normalise_org(n): c.name for c in self.competitors for n in c.names()}
-
-    @cached_property
-    def _own_names(self) -> frozenset[str]:
-        return frozenset(normalise_org(n) for n in self.organisation.names())
+    @property
+    def resolver(self) -> Resolver:
+        """Who the names in events are (`names.Resolver`), built once per policy version."""
+        resolver = _RESOLVERS.get(self.version)
+        if resolver is None:
+            resolver = _RESOLVERS[self.version] = Resolver(
+                (self.organisation.name, self.organisation.aliases),
+                [(c.name, c.aliases) for c in self.competitors],
+            )
+        return resolver
 
     def competitor(self, org: str) -> str | None:
-        """The canonical name of the competitor `org` refers to, or None if it is not one."""
-        return self._competitor_index.get(normalise_org(org))
+        """The canonical name of the competitor `org` refers to, or None if it is not one
+        (by canonical form: legal form, case, punctuation and spacing ignored)."""
+        return self.resolver.competitor(org)
 
     def is_own_organisation(self, org: str) -> bool:
         """True when `org` is the organisation running the monitor (its own actions are not
         peer signals)."""
-        return normalise_org(org) in self._own_names
+        return self.resolver.is_own_organisation(org)
 
     def severity(self, score: float) -> Severity:
         return self.severity_bands.severity(score)
+
+
+_RESOLVERS: dict[str, Resolver] = {}
+"""Resolvers per policy version (same content, same names)."""
 
 
 class PolicyError(ValueError):

@@ -114,12 +114,13 @@ class Outcome:
 
 def explained_differently(previous: Score, current: Score) -> bool:
     """True when the score *or its explanation* differs: value, severity, name, contributions
-    (points, event ids, details), data at stake and its event ids, likelihood, policy.
+    (points, event ids, details), data at stake and its event ids, likelihood, policy, notes.
 
     Why not only value and severity: the last record per vendor on the scores topic is what
     GET /vendors/{id} shows, and it must explain the score the offline fold gives. A saturated
     score (or a 0 with no risk signals) keeps its value while new events change its reasons or
-    the data at stake; publishing only on a value change left those stale. `as_of` and
+    the data at stake; publishing only on a value change left those stale. The notes count for
+    the same reason: an ignored move changes no number, and its note must reach the API. `as_of` and
     `event_count` alone do not count: they move with every event.
 
     `Processor` decides the same thing from numbers (`Figures.explained_differently`); this is
@@ -134,6 +135,7 @@ def explained_differently(previous: Score, current: Score) -> bool:
         or previous.data_at_stake != current.data_at_stake
         or previous.likelihood != current.likelihood
         or previous.policy_version != current.policy_version
+        or previous.notes != current.notes
     )
 
 

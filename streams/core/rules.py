@@ -27,11 +27,16 @@ from vendorwatch.streams.core.policy import (
     Policy,
     Severity,
     ThresholdRule,
-    normalise_org,
 )
 from vendorwatch.streams.core.projection import projected_value
-from vendorwatch.streams.core.scoring import DAY, Contribution, Score
-from vendorwatch.streams.core.state import VendorState, latest
+from vendorwatch.streams.core.scoring import (
+    DAY,
+    Contribution,
+    Score,
+    current_reports,
+    ownership_reports,
+)
+from vendorwatch.streams.core.state import Fact, VendorState, latest
 
 SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
 
@@ -51,6 +56,8 @@ class Firing:
     summary: str
     starts_at: float
     event_ids: tuple[str, ...]
+    level: tuple[Any, ...] = ()
+    """The condition's level the alert last announced (see `Condition.level`)."""
 
 
 @dataclass(slots=True)
@@ -140,6 +147,9 @@ class Condition:
     active: bool
     fields: dict[str, Any] = field(default_factory=dict)
     event_ids: tuple[str, ...] = ()
+    level: tuple[Any, ...] = ()
+    """How much the condition holds, for rules that fire again when it grows (competitor_stake:
+    what each competitor holds); empty for the others."""
 
 
 class Context(NamedTuple):
@@ -248,42 +258,63 @@ def _decayed_score(numbers: Figures | Score, policy: Policy, at: float) -> float
 
 
 def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
-    best: tuple[float, str, str] | None = None
-    ids: list[str] = []
-    for facts in ctx.state.stakes.values():
-        for fact in facts:
-            if fact.t > ctx.at:
-                break
-            data: Any = fact.data
-            competitor = ctx.policy.competitor(data.investor)
-            if competitor is not None and data.stake_pct >= rule.min_stake_pct:
-                ids.append(fact.event_id)
-                if best is None or data.stake_pct > best[0]:
-                    best = (data.stake_pct, competitor, fact.event_id)
-    for fact in ctx.state.facts("ownership.acquired", ctx.at):
-        competitor = ctx.policy.competitor(fact.data.acquirer)  # type: ignore[attr-defined]
-        if competitor is not None:
-            ids.append(fact.event_id)
-            best = (100.0, competitor, fact.event_id)
-    if best is None:
-        return Condition(False)
-    return Condition(
-        True,
-        {
-            "competitor": best[1],
-            "stake_pct": f"{best[0]:g}",
-            "min_stake_pct": f"{rule.min_stake_pct:g}",
-        },
-        tuple(ids),
-    )
+    """Active while a competitor's current holding (its latest report, see
+    `scoring.current_reports`) is at least `min_stake_pct`, carries control (voting control or
+    a board seat, whatever the percentage) or is an acquisition.
+
+    The verdict's `level` is what each such competitor holds; `evaluate` fires the alert again
+    when a level grows past what the alert last said (see `_grew`).
+    """
+    latest, last_acquisition = ownership_reports(ctx.state, ctx.policy, ctx.at)
+    held: list[tuple[tuple[bool, float, bool, int], str, Fact]] = []
+    for competitor, fact in current_reports(latest, last_acquisition):
+        data: Any = fact.data
+        if fact.type == "ownership.acquired":
+            held.append(((True, 100.0, True, 0), competitor, fact))
+        elif data.stake_pct >= rule.min_stake_pct or data.voting_control or data.board_seats:
+            strength = (False, data.stake_pct, data.voting_control, data.board_seats)
+            held.append((strength, competitor, fact))
+    if not held:
+        return _QUIET
+    held.sort(key=lambda h: (h[0], h[2]))
+    strongest, competitor, fact = held[-1]
+    acquired, pct, control, seats = strongest
+    said = ["voting control"] if control and not acquired else []
+    if seats:
+        said.append(f"{seats} board seat{'s' if seats != 1 else ''}")
+    fields = {
+        "competitor": competitor,
+        "stake_pct": f"{pct:g}",
+        "min_stake_pct": f"{rule.min_stake_pct:g}",
+        "control": f" (with {' and '.join(said)})" if said else "",
+    }
+    level = tuple(sorted((c, s[1], s[2], s[3]) for s, c, _ in held))
+    ids = tuple(f.event_id for _, _, f in sorted(held, key=lambda h: h[2]))
+    return Condition(True, fields, ids, level)
+
+
+def _grew(before: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
+    """Whether a competitor holds more in `now` than the alert last said (`before`): a
+    competitor new to the list, or a larger stake, voting control gained, more board seats.
+
+    Levels are (competitor, stake %, voting control, board seats) per competitor. Only growth
+    notifies again: a smaller holding that still fires is less news than what was sent.
+    """
+    said = {c: rest for c, *rest in before}
+    for competitor, *holds in now:
+        was = said.get(competitor)
+        if was is None or any(h > w for h, w in zip(holds, was, strict=True)):
+            return True
+    return False
 
 
 def qualifying_moves(
     state: VendorState, rule: KeyPersonRule, policy: Policy, at: float
 ) -> list[Any]:
     """The moves that keep a key-person alert firing at `at`: a person of at least
-    `min_seniority` joined a competitor less than `active_days` before `at` (in event-time
-    order; the alert ends the instant the last of them is `active_days` old)."""
+    `min_seniority` left the vendor (`from_org` is one of its names as of `at`, as the score
+    reads it: `scoring.move_hazard`) for a competitor less than `active_days` before `at` (in
+    event-time order; the alert ends the instant the last of them is `active_days` old)."""
     floor = SENIORITY_ORDER.index(rule.min_seniority)
     since = at - rule.active_days * DAY
     facts = state.facts("person.moved", at)
@@ -291,11 +322,15 @@ def qualifying_moves(
     start = len(facts)
     while start and facts[start - 1].t > since:
         start -= 1
+    if start == len(facts):
+        return []
+    vendor = state.names(at)
     return [
         fact
         for fact in facts[start:]
         if SENIORITY_ORDER.index(fact.data.seniority) >= floor  # type: ignore[attr-defined]
         and policy.competitor(fact.data.to_org) is not None  # type: ignore[attr-defined]
+        and vendor.includes(fact.data.from_org)  # type: ignore[attr-defined]
     ]
 
 
@@ -310,6 +345,7 @@ def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
     found = {
         "person": data.person,
         "role": data.role,
+        "from_org": data.from_org,
         "competitor": ctx.policy.competitor(data.to_org),
     }
     return Condition(True, found, tuple(fact.event_id for fact in moves))
@@ -325,7 +361,7 @@ def counted_pauses(
     paused: list[tuple[float, str, str]] = []
     if state.last_t is not None and at >= state.last_t:
         # As of the latest event every client's latest word is the last of its list, and the
-        # list's key is the normalised name `is_own_organisation` would compute.
+        # list's key is the canonical name `is_own_organisation` would compute.
         own = _plan(policy).own
         for client, facts in state.clients.items():
             fact = facts[-1]
@@ -376,7 +412,9 @@ _EVALUATORS: dict[type, Callable[[Any, Context], Condition]] = {
 
 
 _FACT_TRIGGERED: dict[type, frozenset[str]] = {
-    CompetitorStakeRule: frozenset({"ownership.stake_acquired", "ownership.acquired"}),
+    CompetitorStakeRule: frozenset(
+        {"ownership.stake_acquired", "ownership.divested", "ownership.acquired"}
+    ),
     PeerPauseRule: frozenset({"client.paused", "client.resumed", "client.terminated"}),
     KeyPersonRule: frozenset({"person.moved"}),
 }
@@ -494,6 +532,20 @@ def evaluate(
                 summary=render_summary(rule, ctx, condition.fields),
                 starts_at=at,
                 event_ids=condition.event_ids,
+                level=condition.level,
+            )
+            firings[rule.name] = firing
+            transitions.append(_transition(rule, "firing", firing, None, ctx))
+        elif condition.active and condition.level and _grew(firing.level, condition.level):
+            # It grew while firing: the same alert (fingerprint, starts_at) fires again with
+            # what holds now. A second `firing` transition for a firing fingerprint replaces the
+            # first wherever alerts are kept (notifier, read view, replay) and, its id being
+            # new, goes out as a new notification.
+            firing = replace(
+                firing,
+                summary=render_summary(rule, ctx, condition.fields),
+                event_ids=condition.event_ids,
+                level=condition.level,
             )
             firings[rule.name] = firing
             transitions.append(_transition(rule, "firing", firing, None, ctx))
@@ -516,7 +568,7 @@ class _Plan(NamedTuple):
     history_s: float | None
     """Seconds of score history the jump rules look back on (None: no jump rule)."""
     own: frozenset[str]
-    """The monitoring organisation's names, normalised (as `Policy.is_own_organisation`)."""
+    """The monitoring organisation's names, canonical (as `Policy.is_own_organisation`)."""
     by_type: dict[str, tuple[Check, ...]]
     """Per event type, the rules that event may change (`_checks`), filled in as types come."""
 
@@ -532,7 +584,7 @@ def _plan(policy: Policy) -> _Plan:
         plan = _PLANS[policy.version] = _Plan(
             tuple(r for r in rules if r.enabled),
             max(days) * DAY if days else None,
-            frozenset(normalise_org(n) for n in policy.organisation.names()),
+            policy.resolver.own_keys,
             {},
         )
     return plan

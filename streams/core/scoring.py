@@ -23,9 +23,10 @@ for float. To change a rule: change it here and in docs/scoring.md, run those te
 `_incremental.py` along until they pass.
 
 Floats are compared exactly, so the order of operations is part of the model: terms are summed
-in (event time, id) order as a left fold (`decayed_sum`), datasets combine in id order, and a
-competitor's stakes are listed strongest first. The per-fact rules (`RULES`, `stake_hazard`,
-`client_hazard`, `dataset_worth` and their `*_detail` words) are shared by both implementations.
+in (event time, arrival) order as a left fold (`decayed_sum`), datasets combine in id order, and
+the competitors' current holdings are listed strongest first. The per-fact rules (`RULES`,
+`stake_hazard`, `holding_hazard`, `client_hazard`, `dataset_worth` and their `*_detail` words)
+and `current_reports` (which ownership reports still hold) are shared by both implementations.
 
 No I/O and no wall clock: `at` is an event time passed in, so live scoring and replay agree.
 """
@@ -39,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from vendorwatch.schemas.events import iso
+from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, near_miss
 from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.state import Fact, VendorState, latest
 
@@ -64,6 +66,23 @@ vendor's score record grow with its history (about 50 KB per record after 2,000 
 three years, most of it events decayed to nothing). The latest terms are the ones that weigh
 most in a decaying sum. The points still count every event; `vendorwatch history VENDOR` lists
 them all. Read at call time (tests patch it)."""
+
+
+MAX_NOTES = 10
+"""How many notes a score shows at most: the latest ones, after a count of the others."""
+
+NOTED_TYPES = frozenset(
+    {
+        "person.moved",
+        "ownership.stake_acquired",
+        "ownership.acquired",
+        "funding.round",
+        "client.paused",
+        "client.resumed",
+        "client.terminated",
+    }
+)
+"""Fact types that name organisations, and so may carry a note (`fact_note`)."""
 
 
 class Contribution(NamedTuple):
@@ -98,6 +117,10 @@ class Score:
     policy_version: str
     as_of: datetime
     event_count: int = field(default=0, compare=False)
+    notes: tuple[str, ...] = ()
+    """What the score deliberately left out and a reader should know: moves ignored because
+    they were not from the vendor, names close to a known organisation that did not resolve
+    (`fact_note`). Latest `MAX_NOTES`, oldest first."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the shape of `vendorwatch score --json` items and the scores topic."""
@@ -113,6 +136,7 @@ class Score:
             "event_count": self.event_count,
             "contributions": [c.to_dict() for c in self.contributions],
             "data_event_ids": list(self.data_event_ids),
+            "notes": list(self.notes),
         }
 
 
@@ -157,6 +181,9 @@ class PolicyView(Protocol):
     @property
     def data(self) -> Any: ...
 
+    @property
+    def resolver(self) -> Resolver: ...
+
     def competitor(self, org: str) -> str | None: ...
 
     def is_own_organisation(self, org: str) -> bool: ...
@@ -182,11 +209,25 @@ def _usd(value: float | None) -> str:
 
 
 def key_person_hazard(data: Any, policy: PolicyView) -> float | None:
-    """weight x seniority, for a move to a competitor (not between two competitors)."""
+    """weight x seniority, for a move to a competitor. Whether it left the vendor is checked by
+    `move_hazard` (the vendor's names are not the policy's)."""
     sig = policy.signals.key_person_to_competitor
-    if policy.competitor(data.to_org) is None or policy.competitor(data.from_org) is not None:
+    if policy.competitor(data.to_org) is None:
         return None
     return sig.weight * sig.seniority[data.seniority]
+
+
+def move_hazard(vendor: VendorNames) -> Hazard:
+    """`key_person_hazard` for the moves that leave this vendor: `from_org` must be one of its
+    names (its id, registered name and aliases, `vendor.alias_added`). A move filed under a
+    vendor it did not leave says nothing about that vendor; it is noted (`fact_note`)."""
+
+    def hazard(data: Any, policy: PolicyView) -> float | None:
+        if not vendor.includes(data.from_org):
+            return None
+        return key_person_hazard(data, policy)
+
+    return hazard
 
 
 def key_person_detail(fact: Fact, policy: PolicyView) -> str:
@@ -305,8 +346,70 @@ def stake_detail(fact: Fact, policy: PolicyView) -> str:
     )
 
 
+def holding_hazard(fact: Fact, policy: PolicyView) -> float | None:
+    """What a competitor's current ownership report weighs: a stake its `stake_hazard`, an
+    acquisition `acquisition_weight`, a divestment nothing (None)."""
+    if fact.type == "ownership.acquired":
+        return acquisition_hazard(fact.data, policy)
+    if fact.type == "ownership.stake_acquired":
+        return stake_hazard(fact.data, policy)
+    return None
+
+
+def holding_detail(fact: Fact, policy: PolicyView) -> str:
+    """The words for a current holding: `Meta (competitor) holds 49% ...` or `acquired by ...`."""
+    if fact.type == "ownership.acquired":
+        return acquisition_detail(fact, policy)
+    return stake_detail(fact, policy)
+
+
+def report_competitor(fact: Fact, policy: PolicyView) -> str | None:
+    """The competitor an ownership report (stake, divestment, acquisition) is about, or None."""
+    data: Any = fact.data
+    return policy.competitor(data.acquirer if fact.type == "ownership.acquired" else data.investor)
+
+
+def current_reports(
+    latest: dict[str, Fact], last_acquisition: Fact | None
+) -> list[tuple[str, Fact]]:
+    """(competitor, report) for the competitors whose latest report still holds.
+
+    `latest` is each competitor's latest ownership report (stake, divestment or acquisition by
+    it), `last_acquisition` the latest acquisition by anyone. A report holds unless it is a
+    divestment or an acquisition by someone else came after it: whoever buys the vendor
+    outright ends every earlier holding, including an earlier acquirer's. What a stake report
+    says (0%, no seat, no control counts for nothing) is left to the caller. In competitor
+    order, so both implementations see the same list.
+    """
+    held = []
+    for competitor in sorted(latest):
+        fact = latest[competitor]
+        if fact.type == "ownership.divested":
+            continue
+        if last_acquisition is not None and fact < last_acquisition:
+            continue  # superseded by a later acquisition by someone else
+        held.append((competitor, fact))
+    return held
+
+
+def ownership_reports(
+    state: VendorState, policy: PolicyView, at: float
+) -> tuple[dict[str, Fact], Fact | None]:
+    """Each competitor's latest ownership report known at `at`, and the latest acquisition by
+    anyone (None without one): what `current_reports` reads. Latest is by (event time,
+    arrival), so the order the reports arrived in decides only between reports of one instant."""
+    latest: dict[str, Fact] = {}
+    reports = [f for facts in state.stakes.values() for f in facts if f.t <= at]
+    acquisitions = state.facts("ownership.acquired", at)
+    for fact in (*reports, *acquisitions):
+        competitor = report_competitor(fact, policy)
+        if competitor is not None and (competitor not in latest or fact > latest[competitor]):
+            latest[competitor] = fact
+    return latest, (acquisitions[-1] if acquisitions else None)
+
+
 def stake_strength(hazard: float, fact: Fact, half_life_days: float | None) -> float:
-    """Orders one competitor's stake reports by strength at any instant after both.
+    """Orders holdings by strength at any instant after both, to list the strongest first.
 
     With decay, b1 x decay(at - t1) > b2 x decay(at - t2) does not depend on `at`, and is
     log2(b1) + t1/h > log2(b2) + t2/h (h in seconds); without decay it is b1 > b2.
@@ -360,11 +463,100 @@ RULES: dict[str, Rule] = {
     "workforce.changed": Rule("workforce_growth", workforce_hazard, workforce_detail),
     "demand.changed": Rule("demand_surge", demand_hazard, demand_detail),
     "vendor.statement": Rule("vendor_mitigation", mitigation_hazard, mitigation_detail),
-    "ownership.acquired": Rule("competitor_ownership", acquisition_hazard, acquisition_detail),
     "funding.round": Rule("competitor_ownership", funding_hazard, funding_detail),
 }
-"""Fact types whose every fact adds a decaying term to a signal (stakes, client words and
-datasets are keyed: only some of their facts count, see `score`)."""
+"""Fact types whose every fact adds a decaying term to a signal (stakes, divestments,
+acquisitions, client words and datasets are not: only the latest report counts, see
+`ownership`, `peer_pauses`, `data_at_stake`)."""
+
+
+# --- notes: what a score left out on purpose ---------------------------------------------------
+
+
+def name_misses(kind: str, data: Any, policy: PolicyView, vendor: VendorNames) -> list[NearMiss]:
+    """The names in one fact (or event) that did not resolve but are near misses
+    (`names.NEAR_MISS_SCORE`): of a competitor (investor, acquirer, funding investors, a move's
+    destination), of our own organisation (a client), or of the vendor (a move's `from_org`,
+    when the move would otherwise count). What a note says and the worker counts."""
+    resolver = policy.resolver
+    misses: list[NearMiss | None]
+    if kind == "person.moved":
+        misses = [resolver.near_competitor(data.to_org)]
+        if key_person_hazard(data, policy) is not None and not vendor.includes(data.from_org):
+            misses.append(near_miss(data.from_org, vendor.known(), "vendor"))
+    elif kind == "ownership.stake_acquired":
+        misses = [resolver.near_competitor(data.investor)]
+    elif kind == "ownership.acquired":
+        misses = [resolver.near_competitor(data.acquirer)]
+    elif kind == "funding.round":
+        misses = [resolver.near_competitor(i) for i in data.investors]
+    elif kind in NOTED_TYPES:
+        misses = [resolver.near_own(data.client)]
+    else:
+        return []
+    return [miss for miss in misses if miss is not None]
+
+
+def fact_note(fact: Fact, policy: PolicyView, vendor: VendorNames) -> str | None:
+    """What a reader of the score should know about a fact that names organisations, or None.
+
+    - a move to a competitor from an organisation that is not the vendor: ignored (and, when
+      `from_org` is close to one of the vendor's names, which one);
+    - a name that did not resolve but is a near miss of a competitor or of our own
+      organisation (`name_misses`): not counted as that organisation, and said so, never
+      silently.
+    """
+    if fact.type not in NOTED_TYPES:
+        return None
+    data: Any = fact.data
+    misses = name_misses(fact.type, data, policy, vendor)
+    said: list[str] = []
+    if (
+        fact.type == "person.moved"
+        and key_person_hazard(data, policy) is not None
+        and not vendor.includes(data.from_org)
+    ):
+        close = next((miss for miss in misses if miss.kind == "vendor"), None)
+        why = f" ({close.describe()}: add it with vendor.alias_added if so)" if close else ""
+        said.append(
+            f"ignored: {data.person} ({data.role}) left {data.from_org}{why}, not"
+            f" {vendor.name}, for {policy.competitor(data.to_org)}"
+        )
+    for miss in misses:
+        if miss.kind == "organisation":
+            said.append(f"{miss.describe()}: counted as another client, not as our organisation")
+        elif miss.kind == "competitor":
+            said.append(f"{miss.describe()}: not counted as {miss.closest}")
+    if not said:
+        return None
+    return f"{'; '.join(said)} [{fact.event_id}]"
+
+
+def shown_notes(notes: Sequence[str]) -> tuple[str, ...]:
+    """The notes a score shows: the latest `MAX_NOTES`, after a count of the earlier ones."""
+    if len(notes) <= MAX_NOTES:
+        return tuple(notes)
+    earlier = len(notes) - MAX_NOTES
+    return (f"{earlier} earlier note{'s' if earlier != 1 else ''} not shown", *notes[-MAX_NOTES:])
+
+
+def noted_facts(state: VendorState, at: float) -> list[Fact]:
+    """Every fact known at `at` of a type that may carry a note, in (event time, id) order."""
+    facts: list[Fact] = []
+    for kind in ("person.moved", "ownership.acquired", "funding.round"):
+        facts += state.facts(kind, at)
+    for groups in (state.stakes, state.clients):
+        for group in groups.values():
+            facts += [fact for fact in group if fact.t <= at]
+    facts.sort()
+    return facts
+
+
+def notes(state: VendorState, policy: PolicyView, at: float) -> tuple[str, ...]:
+    """The score's notes as of `at` (`fact_note` of every fact known then, `shown_notes`)."""
+    vendor = state.names(at)
+    said = [n for fact in noted_facts(state, at) if (n := fact_note(fact, policy, vendor))]
+    return shown_notes(said)
 
 
 # --- explanations ----------------------------------------------------------------------------
@@ -409,7 +601,7 @@ class Signal(NamedTuple):
 
 
 def decayed_sum(terms: Sequence[Term], half_life_days: float | None, at: float) -> float:
-    """sum of hazard x decay(half-life, at - t) over `terms`, given in (event time, id) order.
+    """sum of hazard x decay(half-life, at - t) over `terms`, in (event time, arrival) order.
 
     Evaluated as a left fold, each running total decayed to the next term's time before the
     term is added, and the last to `at`: the same sum, in the float operations the live engine
@@ -442,46 +634,40 @@ def _summed(state: VendorState, policy: PolicyView, kind: str, at: float) -> Sig
 
 
 def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
-    """competitor_ownership: per competitor the strongest stake report, plus acquisitions by
-    competitors and funding rounds with competitors among the investors.
+    """competitor_ownership: what each competitor holds now, plus funding rounds with
+    competitors among the investors.
 
-    A stake report is the resulting holding, so per competitor only the strongest report
-    counts (equal strength: the earliest). Stakes are listed strongest first (ties: earliest).
+    The latest ownership report per competitor states what it holds (a stake with its seats
+    and control, an acquisition, or nothing: a divestment or a 0% report), unless a later
+    acquisition by someone else ended it (`current_reports`). Holdings are listed and added
+    strongest first (ties: earliest); then the decayed sum of the funding rounds.
     """
     half_life = policy.signals.competitor_ownership.half_life_days
-    strongest: dict[str, tuple[float, Fact, float]] = {}
-    for facts in state.stakes.values():
-        for fact in facts:
-            if fact.t > at:
-                break
-            competitor = policy.competitor(fact.data.investor)  # type: ignore[attr-defined]
-            base = stake_hazard(fact.data, policy)
-            if competitor is None or base <= 0:
-                continue
-            strength = stake_strength(base, fact, half_life)
-            held = strongest.get(competitor)
-            if held is None or (-strength, fact) < (-held[0], held[1]):
-                strongest[competitor] = (strength, fact, base)
-    stakes = sorted(strongest.values(), key=lambda s: (-s[0], s[1]))
-    acquired = counted(state.facts("ownership.acquired", at), acquisition_hazard, policy)
+    latest, last_acquisition = ownership_reports(state, policy, at)
+    holdings = []
+    for _, fact in current_reports(latest, last_acquisition):
+        base = holding_hazard(fact, policy)
+        if base is not None and base > 0:
+            holdings.append((stake_strength(base, fact, half_life), fact, base))
+    holdings.sort(key=lambda h: (-h[0], h[1]))
     funded = counted(state.facts("funding.round", at), funding_hazard, policy)
 
-    stake_total = 0.0
-    for _, fact, base in stakes:
-        stake_total += base * decay(half_life, at - fact.t)
-    hazard = stake_total + decayed_sum(acquired, half_life, at) + decayed_sum(funded, half_life, at)
+    held_total = 0.0
+    for _, fact, base in holdings:
+        held_total += base * decay(half_life, at - fact.t)
+    hazard = held_total + decayed_sum(funded, half_life, at)
 
-    acquired_ids, acquired_detail = cite([f for f, _ in acquired], acquisition_detail, policy)
     funded_ids, funded_detail = cite([f for f, _ in funded], funding_detail, policy)
-    ids = (*(fact.event_id for _, fact, _ in stakes), *acquired_ids, *funded_ids)
-    details = [stake_detail(fact, policy) for _, fact, _ in stakes]
-    details += [d for d in (acquired_detail, funded_detail) if d]
+    ids = (*(fact.event_id for _, fact, _ in holdings), *funded_ids)
+    details = [holding_detail(fact, policy) for _, fact, _ in holdings]
+    if funded_detail:
+        details.append(funded_detail)
     return Signal(hazard, ids, "; ".join(details))
 
 
 def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
     """peer_client_pause: the latest word of every client as of `at` that counts, summed in
-    (event time, id) order like any decaying signal."""
+    (event time, arrival) order like any decaying signal."""
     terms = []
     for facts in state.clients.values():
         fact = latest(facts, at)
@@ -511,11 +697,20 @@ def data_at_stake(
     return 1.0 - keep, tuple(sorted(fact.event_id for fact, _ in held.values()))
 
 
+def key_people(state: VendorState, policy: PolicyView, at: float) -> Signal:
+    """key_person_to_competitor: the moves known at `at` that left the vendor (by its names as
+    of `at`, `move_hazard`) for a competitor, decayed and summed."""
+    terms = counted(state.facts("person.moved", at), move_hazard(state.names(at)), policy)
+    half_life = policy.signals.key_person_to_competitor.half_life_days
+    ids, detail = cite([fact for fact, _ in terms], key_person_detail, policy)
+    return Signal(decayed_sum(terms, half_life, at), ids, detail)
+
+
 def signals(state: VendorState, policy: PolicyView, at: float) -> dict[str, Signal]:
     """Every signal as of `at`, in the order of SIGNALS."""
     return {
         "competitor_ownership": ownership(state, policy, at),
-        "key_person_to_competitor": _summed(state, policy, "person.moved", at),
+        "key_person_to_competitor": key_people(state, policy, at),
         "peer_client_pause": peer_pauses(state, policy, at),
         "security_incident": _summed(state, policy, "security.incident", at),
         "workforce_growth": _summed(state, policy, "workforce.changed", at),
@@ -603,6 +798,7 @@ def score(state: VendorState, policy: Policy, at: datetime | float | None = None
         policy_version=policy.version,
         as_of=datetime.fromtimestamp(t, UTC),
         event_count=state.event_count(t),
+        notes=notes(state, policy, t),
     )
 
 

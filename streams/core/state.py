@@ -1,6 +1,7 @@
 """Per-vendor state and `apply`, the policy-free half of the fold.
 
-The state keeps *facts*: each accepted event reduced to its event time, id and payload, filed by
+The state keeps *facts*: each accepted event reduced to its event time, arrival sequence, id and
+payload, filed by
 what it is about (a dataset, an investor, a client, or its type). It deliberately stores no
 interpretation: whether an investor is a competitor, how much a signal weighs or how fast it
 fades is decided by `scoring.score` (docs/scoring.md) under a policy. That is what lets a new
@@ -9,8 +10,12 @@ instant `at`.
 
 Rules that make the fold deterministic (tested with hypothesis):
 - an event id already applied is ignored (at-least-once delivery becomes exactly-once effect);
-- every fact list is kept sorted by (event time, event id), so the state is the same whatever
-  order the events arrived in; "latest" always means latest in event time, ties broken by id.
+- every fact list is kept sorted by (event time, arrival), where arrival is the order in which
+  `apply` saw the vendor's events (a counter per vendor state). Events with distinct times give
+  the same state whatever order they arrived in; events with the *same* time apply in log order:
+  a `data.revoked` that arrives after a `data.shared` of the same instant leaves the dataset not
+  held. "Latest" always means latest in event time, ties broken by arrival, never by id: an id
+  is a producer's label and says nothing about which of two simultaneous reports came last.
 
 `apply` updates the state in place and returns it: the fold owns its state, and copying a
 vendor's history on every event would make the live pipeline quadratic. Use `copy()` to keep an
@@ -24,23 +29,27 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vendorwatch.schemas.events import Event, Payload, unix_seconds
-from vendorwatch.streams.core.policy import normalise_org
+from vendorwatch.streams.core.names import VendorNames, canonical
 
 KEYED_BY_DATASET = frozenset({"data.shared", "data.revoked"})
 KEYED_BY_CLIENT = frozenset({"client.paused", "client.resumed", "client.terminated"})
+KEYED_BY_INVESTOR = frozenset({"ownership.stake_acquired", "ownership.divested"})
 
 
 class Fact(NamedTuple):
-    """An accepted event as the scoring needs it. Ordered by (event time, event id).
+    """An accepted event as the scoring needs it. Ordered by (event time, arrival).
 
     A named tuple rather than a dataclass because `apply` makes one per event and sorting
     compares them: tuples are built and compared in C, several times faster. Within a vendor's
-    state (time, id) pairs are unique (ids are deduplicated), so `type` and `data` never decide
-    an order; the hash, like the order, uses (time, id) only.
+    state arrival numbers are unique, so nothing after them ever decides an order; the hash
+    uses (time, id), which is also unique within a state.
     """
 
     t: float
     """Event time as unix seconds (UTC)."""
+    seq: int
+    """Arrival: the how-many-th event its vendor state accepted (1, 2, ...). Breaks ties of
+    event time in log order, so a later report of the same instant is the latest."""
     event_id: str
     type: str
     data: Payload
@@ -57,7 +66,7 @@ def _upto(facts: list[Fact], t: float) -> list[Fact]:
 
 
 def latest(facts: list[Fact], t: float) -> Fact | None:
-    """The latest fact at or before t (event time, then id), or None."""
+    """The latest fact at or before t (event time, then arrival), or None."""
     if not facts:
         return None
     if facts[-1].t <= t:
@@ -77,11 +86,16 @@ class VendorState:
     datasets: dict[str, list[Fact]] = field(default_factory=dict)
     """data.shared / data.revoked per dataset id: the latest one says whether it is held."""
     stakes: dict[str, list[Fact]] = field(default_factory=dict)
-    """ownership.stake_acquired per normalised investor name."""
+    """ownership.stake_acquired / ownership.divested per normalised investor name: the latest
+    report says what the investor holds."""
     clients: dict[str, list[Fact]] = field(default_factory=dict)
-    """client.paused / resumed / terminated per normalised client name."""
+    """client.paused / resumed / terminated per client, by canonical name (`names.canonical`:
+    "OpenAI" and "OpenAI, Inc." are one client, and a resume under either spelling ends a pause
+    under the other)."""
     first_t: float | None = None
     last_t: float | None = None
+    arrived: int = 0
+    """How many events this state accepted: the arrival number of the latest fact."""
     last_fact: Fact | None = field(default=None, compare=False, repr=False)
     """The fact the latest `apply` added: what a cache synced one event ago is missing."""
     caches: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -97,6 +111,18 @@ class VendorState:
         horizon = float("inf") if upto is None else upto
         fact = latest(self.by_type.get("vendor.registered", []), horizon)
         return fact.data.name if fact is not None else self.vendor_id  # type: ignore[attr-defined]
+
+    def names(self, upto: float | None = None) -> VendorNames:
+        """The names the vendor goes by as of `upto`: its id, the name and aliases of its latest
+        registration, and every alias added by then (what a move's `from_org` must be)."""
+        horizon = float("inf") if upto is None else upto
+        registered: Any = latest(self.by_type.get("vendor.registered", []), horizon)
+        spelt = [self.vendor_id]
+        if registered is not None:
+            spelt += [registered.data.name, *registered.data.aliases]
+        spelt += [f.data.alias for f in _upto(self.by_type.get("vendor.alias_added", []), horizon)]  # type: ignore[attr-defined]
+        name = registered.data.name if registered is not None else self.vendor_id
+        return VendorNames(name, frozenset(canonical(n) for n in spelt))
 
     def event_count(self, upto: float | None = None) -> int:
         """How many distinct events are known at or before `upto`."""
@@ -125,6 +151,7 @@ class VendorState:
             clients=lists(self.clients),
             first_t=self.first_t,
             last_t=self.last_t,
+            arrived=self.arrived,
             last_fact=self.last_fact,
         )
 
@@ -133,7 +160,8 @@ def apply(state: VendorState, event: Event) -> VendorState:
     """Fold one validated event into its vendor's state; a repeated event id changes nothing.
 
     This runs once per event of every fold, so the common case of filing a fact (events arrive
-    in event-time order) is an append, and the event time is read with `unix_seconds`.
+    in event-time order, or at the same time as the latest) is an append, and the event time is
+    read with `unix_seconds`.
     """
     event_id = event.id
     seen = state.seen
@@ -143,13 +171,14 @@ def apply(state: VendorState, event: Event) -> VendorState:
     t = unix_seconds(event.time)
     kind = event.type
     data: Any = event.data
-    fact = Fact(t, event_id, kind, data)
+    state.arrived += 1
+    fact = Fact(t, state.arrived, event_id, kind, data)
     if kind in KEYED_BY_DATASET:
         groups, key = state.datasets, data.dataset
     elif kind in KEYED_BY_CLIENT:
-        groups, key = state.clients, normalise_org(data.client)
-    elif kind == "ownership.stake_acquired":
-        groups, key = state.stakes, normalise_org(data.investor)
+        groups, key = state.clients, canonical(data.client)
+    elif kind in KEYED_BY_INVESTOR:
+        groups, key = state.stakes, canonical(data.investor)
     else:
         groups, key = state.by_type, kind
     facts = groups.get(key)

@@ -28,7 +28,8 @@ class ExportStats:
 
 
 class ExportSink:
-    """Collects (event time, id, canonical bytes) of the events inside a window; pure.
+    """Collects (event time, id, log position, canonical bytes, vendor) of the events inside a
+    window; pure.
 
     The first record of an id (in partition, offset order) wins, as in the fold: a redelivered
     event was applied once, so it is exported once. Stored bytes are written as they are when
@@ -39,7 +40,7 @@ class ExportSink:
     def __init__(self, window: Window) -> None:
         self.window = window
         self.stats = ExportStats()
-        self._rows: dict[str, tuple[float, str, int, int, bytes]] = {}
+        self._rows: dict[str, tuple[float, str, int, int, bytes, str]] = {}
 
     def feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         rows = self._rows
@@ -68,11 +69,15 @@ class ExportSink:
             canonical = encode_event(event)
             if canonical != value:
                 stats.reencoded += 1
-            rows[event.id] = (t, event.id, partition, record.offset, canonical)
+            rows[event.id] = (t, event.id, partition, record.offset, canonical, event.subject)
 
     def lines(self) -> Iterator[bytes]:
-        """The events ordered by (event time, id), one canonical JSON document each."""
-        for _, _, _, _, value in sorted(self._rows.values(), key=lambda r: (r[0], r[1])):
+        """The events ordered by (event time, vendor, place in the log), one canonical JSON
+        document each: a vendor's events of one instant keep their arrival order, which decides
+        between them when the file is folded again (`score --events`, ingest); the vendor, not
+        the partition, orders different vendors, so another partitioning exports the same."""
+        rows = sorted(self._rows.values(), key=lambda r: (r[0], r[5], r[2], r[3]))
+        for _, _, _, _, value, _ in rows:
             yield value
 
     @property

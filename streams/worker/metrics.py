@@ -140,6 +140,15 @@ SCORES_PUBLISHED: Final = Counter(
     "vendorwatch_scores_published_total",
     "Score records published to the scores topic.",
 )
+UNRESOLVED_NAMES: Final = Counter(
+    "vendorwatch_unresolved_names_total",
+    "Organisation names in accepted events that resolved to no known organisation but are near "
+    "misses of one, by what they are close to: competitor, organisation (our own), vendor. "
+    "`vendorwatch names` lists them; an alias in the policy or vendor.alias_added fixes them.",
+    ["kind"],
+)
+NAME_KINDS: Final[tuple[str, ...]] = ("competitor", "organisation", "vendor")
+"""The closed set of `vendorwatch_unresolved_names_total`'s `kind` label."""
 BUILD_INFO: Final = Gauge(
     "vendorwatch_build_info",
     "Always 1; the labels carry the package version and the scoring policy's version hash.",
@@ -152,7 +161,9 @@ for _reason in RejectReason:
     EVENTS_REJECTED.labels(reason=_reason.value)
 for _dlq in (EVENTS_DLQ, ALERTS_DLQ):
     DLQ_MESSAGES.labels(topic=_dlq)
-del _reason, _dlq
+for _kind in NAME_KINDS:
+    UNRESOLVED_NAMES.labels(kind=_kind)
+del _reason, _dlq, _kind
 
 
 def set_build_info(version: str, policy_version: str) -> None:
@@ -217,11 +228,13 @@ __all__ = [
     "LAST_COMMIT_TIMESTAMP",
     "LAST_EVENT_TIMESTAMP",
     "LATENCY_BUCKETS",
+    "NAME_KINDS",
     "REBALANCES",
     "RECOVERY_DURATION",
     "SCORES_PUBLISHED",
     "SCORE_PUBLISH_LATENCY",
     "SEVERITY_LEVELS",
+    "UNRESOLVED_NAMES",
     "VENDOR_DATA_AT_STAKE_RATIO",
     "VENDOR_RISK_SCORE",
     "VENDOR_SEVERITY",

@@ -25,6 +25,7 @@ from vendorwatch.schemas.events import Event
 from vendorwatch.streams import logs
 from vendorwatch.streams.core.processor import Outcome, Processor
 from vendorwatch.streams.core.records import score_record
+from vendorwatch.streams.core.scoring import name_misses
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.deadletter import claimed_ids, dead_letter
 from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
@@ -264,6 +265,7 @@ class ScoreStep:
         now = math.floor(parsed.time.timestamp() * 1000) / 1000 if self.scenario else self.now()
         outcome = processor.process(partition, parsed, now)
         if not known:
+            self.count_unresolved(parsed, outcome)
             # stamped with the stream time it was scored at: a rebuild or replay applies it then
             await sink.add(
                 topics.EVENTS,
@@ -278,6 +280,14 @@ class ScoreStep:
             )
         if outcome.changed or outcome.transitions or outcome.earlier:
             await self.publish(outcome, sink, produced)
+
+    def count_unresolved(self, event: Event, outcome: Outcome) -> None:
+        """Count the near-miss names of a newly accepted event (`scoring.name_misses`), once per
+        event: the score's notes say which, `vendorwatch names` lists them all."""
+        state = outcome.state
+        vendor = state.names(state.last_t)
+        for miss in name_misses(event.type, event.data, self.processor.policy, vendor):
+            metrics.UNRESOLVED_NAMES.labels(kind=miss.kind).inc()
 
     async def rebuild(self, partition: int, offset: int, sink: RecordSink) -> None:
         """Fold a partition's history before its first message here, and publish again what a

@@ -35,6 +35,7 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "vendorwatch_rebalances_total": ("counter", ()),
     "vendorwatch_dlq_messages_total": ("counter", ("topic",)),
     "vendorwatch_scores_published_total": ("counter", ()),
+    "vendorwatch_unresolved_names_total": ("counter", ("kind",)),
     "vendorwatch_build_info": ("gauge", ("version", "policy_version")),
 }
 """Name -> (type, labels) of every metric in streams/worker/metrics.py, as rules and dashboards use

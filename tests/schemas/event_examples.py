@@ -35,6 +35,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "board_seats": 1,
         "voting_control": False,
     },
+    "ownership.divested": {"investor": "Meta", "amount_usd": 15e9},
     "ownership.acquired": {"acquirer": "Meta", "amount_usd": 30e9},
     "funding.round": {
         "round": "Series F",

@@ -1,12 +1,14 @@
 """Properties of the pure fold (`apply`) and of `score`, over generated event histories.
 
 These are the promises live scoring and replay rest on: redelivery is harmless, arrival order
-does not matter, a score only sees the past, and the numbers stay in range and add up.
+does not matter for events with distinct times (events of the same instant apply in arrival
+order, which live, replay and offline all read in log order), a score only sees the past, a
+stronger latest report never lowers a score, and the numbers stay in range and add up.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,13 +19,15 @@ from tests.strategies import (
     POLICY,
     VENDORS,
     competitor_stakes,
+    distinct_time_histories,
     events,
     histories,
     instants,
 )
 from vendorwatch.schemas import Event
+from vendorwatch.schemas.events import Divestment
 from vendorwatch.streams.core.policy import SEVERITIES, Policy, SeverityBands, policy_from_dict
-from vendorwatch.streams.core.scoring import Score, score
+from vendorwatch.streams.core.scoring import Score, exposure, score
 from vendorwatch.streams.core.state import VendorState, apply, fold
 
 SLOW = settings(max_examples=150, deadline=None)
@@ -60,16 +64,56 @@ def test_applying_the_same_event_id_twice_changes_nothing(
     assert_same(scores(twice, at), scores(once, at))
 
 
+def without_arrival(state: VendorState) -> dict[str, Any]:
+    """A state's facts without their arrival numbers: what two folds of the same events in
+    different orders share."""
+    groups = ("by_type", "datasets", "stakes", "clients")
+    return {
+        name: {
+            k: [(f.t, f.event_id, f.type, f.data) for f in v]
+            for k, v in getattr(state, name).items()
+        }
+        for name in groups
+    } | {"seen": state.seen, "first_t": state.first_t, "last_t": state.last_t}
+
+
 @SLOW
-@given(history=histories(), data=st.data())
-def test_state_and_score_do_not_depend_on_arrival_order(
+@given(history=distinct_time_histories(), data=st.data())
+def test_state_and_score_do_not_depend_on_the_arrival_order_of_events_with_distinct_times(
     history: list[Event], data: st.DataObject
 ) -> None:
     shuffled = data.draw(st.permutations(history))
     in_order, reordered = fold(history), fold(shuffled)
-    assert in_order == reordered
+    assert in_order.keys() == reordered.keys()
+    for vendor, state in in_order.items():
+        assert without_arrival(state) == without_arrival(reordered[vendor])
     for at in (None, data.draw(instants)):
         assert_same(scores(in_order, at), scores(reordered, at))
+
+
+def keeping_ties(history: list[Event], arrival: list[Event]) -> list[Event]:
+    """`arrival` with the events of each instant put back in their order in `history`."""
+    rank = {e.id: i for i, e in enumerate(history)}
+    result = list(arrival)
+    for instant in {e.time for e in history}:
+        slots = [i for i, e in enumerate(result) if e.time == instant]
+        tied = sorted((result[i] for i in slots), key=lambda e: rank[e.id])
+        for i, e in zip(slots, tied, strict=True):
+            result[i] = e
+    return result
+
+
+@SLOW
+@given(history=histories(), data=st.data())
+def test_events_of_the_same_instant_apply_in_arrival_order(
+    history: list[Event], data: st.DataObject
+) -> None:
+    """Any arrival order that keeps the log order of events with equal times gives the same
+    scores: ties are broken by arrival, never by id."""
+    arrival = keeping_ties(history, data.draw(st.permutations(history)))
+    in_order = sorted(history, key=lambda e: e.time)  # stable: ties keep their log order
+    for at in (None, data.draw(instants)):
+        assert_same(scores(fold(in_order), at), scores(fold(arrival), at))
 
 
 @SLOW
@@ -92,18 +136,58 @@ def test_scores_stay_in_range_and_contributions_add_up(
 
 
 @SLOW
-@given(history=histories(), stake=competitor_stakes(), at=st.one_of(st.just(END), instants))
-def test_a_competitor_stake_never_lowers_a_score(
-    history: list[Event], stake: Event, at: datetime
+@given(history=histories(), stake=competitor_stakes(), data=st.data())
+def test_a_stronger_latest_report_never_lowers_the_score(
+    history: list[Event], stake: Event, data: st.DataObject
 ) -> None:
+    """The same report (same investor, instant and place in the log) saying a larger stake,
+    more seats or control never lowers the score, whatever else the history holds."""
     history = [e for e in history if e.id != stake.id]
-    before = scores(fold(history), at)[stake.subject]
-    after = scores(fold([*history, stake]), at)[stake.subject]
-    assert after.score >= before.score
+    weak: Any = stake.data
+    stronger = stake.model_copy(
+        update={
+            "data": weak.model_copy(
+                update={
+                    "stake_pct": data.draw(st.floats(weak.stake_pct, 100)),
+                    "board_seats": weak.board_seats + data.draw(st.integers(0, 3)),
+                    "voting_control": weak.voting_control or data.draw(st.booleans()),
+                }
+            )
+        }
+    )
+    at = data.draw(st.one_of(st.just(END), instants)).timestamp()
+    before = fold([*history, stake])[stake.subject]
+    after = fold([*history, stronger])[stake.subject]
+    assert exposure(after, POLICY, at).value >= exposure(before, POLICY, at).value - 1e-9
+
+
+@SLOW
+@given(history=histories(), stake=competitor_stakes())
+def test_the_latest_report_states_what_holds(history: list[Event], stake: Event) -> None:
+    """A report after everything else is what its competitor holds: shown when it holds
+    anything, and a divestment after it leaves nothing of that competitor's holding."""
+    history = [e for e in history if e.id != stake.id]
+    last = stake.model_copy(update={"time": END + timedelta(days=1)})
+    at = END + timedelta(days=2)
+    after = scores(fold([*history, last]), at)[stake.subject]
     data: Any = stake.data
     holds = data.stake_pct > 0 or data.board_seats > 0 or data.voting_control
-    if holds and stake.time <= at and before.data_at_stake > 0 and after.score < 100:
-        assert "competitor_ownership" in {c.signal for c in after.contributions}
+    ownership = {c.signal: c for c in after.contributions}.get("competitor_ownership")
+    if holds and after.data_at_stake > 0 and after.score < 100:
+        assert ownership is not None
+        assert last.id in ownership.event_ids
+        assert f"holds {data.stake_pct:g}%" in ownership.detail
+    divested = last.model_copy(
+        update={
+            "id": f"{last.id}-divested",
+            "type": "ownership.divested",
+            "time": END + timedelta(days=1, seconds=1),
+            "data": Divestment(investor=data.investor),
+        }
+    )
+    gone = scores(fold([*history, last, divested]), at)[stake.subject]
+    ownership = {c.signal: c for c in gone.contributions}.get("competitor_ownership")
+    assert ownership is None or last.id not in ownership.event_ids
 
 
 @SLOW

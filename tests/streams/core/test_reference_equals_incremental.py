@@ -53,7 +53,7 @@ stake_histories = st.lists(
 one_vendor = st.lists(
     events(vendors=["scale-ai"]), min_size=1, max_size=50, unique_by=lambda e: e.id
 )
-"""Long histories of one vendor: many facts per signal, so folds, ratchets and bounds are hit."""
+"""Long histories of one vendor: many facts per signal, so folds, reports and bounds are hit."""
 any_histories = st.one_of(histories(max_size=50), one_vendor, stake_histories)
 moments = st.one_of(
     st.none(),
@@ -133,7 +133,7 @@ def test_late_events_score_as_the_reference_does(
     history: list[Event], policy: Policy, data: st.DataObject
 ) -> None:
     """Any arrival order: the live engine refolds what a late event lands in; the reference,
-    which reads facts in (event time, id) order, does not care."""
+    which reads facts in (event time, arrival) order, does not care."""
     arrival = data.draw(st.permutations(history))
     states: dict[str, VendorState] = {}
     for event in arrival:

@@ -87,22 +87,23 @@ def test_a_stake_by_a_non_competitor_does_not_count() -> None:
     assert result.score == 0
 
 
-def test_stake_reports_ratchet_the_strongest_counts_once() -> None:
+def test_the_latest_stake_report_per_competitor_counts_once() -> None:
     strong = ev("ownership.stake_acquired", 1, investor="Meta", stake_pct=49)
     weaker = ev("ownership.stake_acquired", 2, investor="Meta", stake_pct=10)
-    alias = ev("ownership.stake_acquired", 3, investor="Facebook", stake_pct=49)  # a tie
+    alias = ev("ownership.stake_acquired", 3, investor="Facebook", stake_pct=30)
     data = shared()
     result = scored(data, strong, weaker, alias)
-    assert signal(result, "competitor_ownership").event_ids == (strong.id,)
-    assert result == scored(alias, weaker, data, strong)
+    assert signal(result, "competitor_ownership").event_ids == (alias.id,)
+    assert signal(result, "competitor_ownership").detail == "Meta (competitor) holds 30%"
+    assert result == scored(alias, weaker, data, strong)  # distinct times: any arrival order
 
 
 def test_several_competitors_are_listed_strongest_first() -> None:
+    acquired = ev("ownership.acquired", 0.5, acquirer="xAI")
     meta = ev("ownership.stake_acquired", 1, investor="Meta", stake_pct=10)
     openai = ev("ownership.stake_acquired", 2, investor="OpenAI", stake_pct=30)
-    acquired = ev("ownership.acquired", 3, acquirer="xAI")
-    result = scored(shared(), meta, openai, acquired)
-    assert signal(result, "competitor_ownership").event_ids == (openai.id, meta.id, acquired.id)
+    result = scored(shared(), acquired, meta, openai)
+    assert signal(result, "competitor_ownership").event_ids == (acquired.id, openai.id, meta.id)
 
 
 def test_a_funding_round_counts_each_competitor_once() -> None:
@@ -135,7 +136,12 @@ def test_an_ended_client_weighs_more_than_a_paused_one() -> None:
 
 @pytest.mark.parametrize(
     ("from_org", "to_org", "counts"),
-    [("Acme", "Meta", True), ("Acme", "Accel", False), ("OpenAI", "Meta", False)],
+    [
+        ("Acme", "Meta", True),
+        ("Acme, Inc.", "Meta", True),  # the vendor under its legal name
+        ("Acme", "Accel", False),
+        ("OpenAI", "Meta", False),  # not from the vendor: ignored, with a note
+    ],
 )
 def test_key_people_count_when_they_join_a_competitor(
     from_org: str, to_org: str, counts: bool

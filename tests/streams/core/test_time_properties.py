@@ -71,7 +71,7 @@ def decaying_histories(draw: st.DrawFn, max_size: int = 20) -> list[Event]:
         kind = draw(st.sampled_from(["security.incident", "person.moved", "demand.changed"]))
         signal = draw(raw_events(kind, [vendor]))
         if kind == "person.moved":
-            signal["data"].update(to_org=draw(competitor), from_org="Scale AI")
+            signal["data"].update(to_org=draw(competitor), from_org=vendor)  # left the vendor
         seeds += [to_event(shared), to_event(signal)]
     rest = draw(histories(max_size=max_size, vendors=VENDORS))
     unique = {e.id: e for e in [*seeds, *rest]}
@@ -291,7 +291,7 @@ def key_person_histories(draw: st.DrawFn) -> list[Event]:
     move["data"].update(
         seniority=draw(st.sampled_from(["senior", "executive"])),
         to_org=draw(competitor),
-        from_org="Scale AI",
+        from_org="Acme",  # the vendor, by its id's spelling
     )
     raws = [shared, *others, move]
     for i, raw in enumerate(raws):

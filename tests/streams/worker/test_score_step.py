@@ -550,3 +550,22 @@ def test_a_wall_clock_worker_ignores_clock_records() -> None:
     run(score_step.handle([clock_message(NOW + 10**8, partition=p, offset=1)], sink))
     assert sink.records == []
     assert processor.stream_time[p] == NOW
+
+
+def test_a_near_miss_name_is_counted_once_per_event_by_what_it_is_close_to() -> None:
+    """A 30% stake by "Microsoft Research" (not in the policy) counts nothing, but the worker
+    counts the near miss of a competitor; the same event redelivered is not counted again."""
+    score_step, _ = step()
+    stake = event(
+        "ownership.stake_acquired",
+        {"investor": "Microsoft Research", "stake_pct": 30},
+        at=T0,
+        vendor="acme",
+    )
+    client = event("client.paused", {"client": "Googl"}, at=T0, vendor="acme")
+    competitor = metrics.UNRESOLVED_NAMES.labels(kind="competitor")
+    organisation = metrics.UNRESOLVED_NAMES.labels(kind="organisation")
+    before = counter(competitor), counter(organisation)
+    batch = messages([registered("acme"), stake, stake, client])
+    run(score_step.handle(batch, ListSink()))
+    assert (counter(competitor), counter(organisation)) == (before[0] + 1, before[1] + 1)
