@@ -181,11 +181,11 @@ def test_another_policy_changes_the_version_on_every_score(tmp_path: Path) -> No
     assert load_policy(policy).version != load_policy().version
 
 
-def test_schemas_export_writes_fifteen_files(tmp_path: Path) -> None:
+def test_schemas_export_writes_sixteen_files(tmp_path: Path) -> None:
     result = invoke("schemas", "export", str(tmp_path / "schemas"))
     assert result.exit_code == 0, result.output
     files = sorted((tmp_path / "schemas").glob("*.json"))
-    assert len(files) == 15
+    assert len(files) == 16
     assert "ownership.stake_acquired.json" in {f.name for f in files}
 
 
