@@ -61,6 +61,7 @@ MIX: tuple[tuple[str, float], ...] = (
     ("workforce.changed", 12.0),
     ("demand.changed", 8.0),
     ("vendor.statement", 9.5),
+    ("vendor.offboarded", 0.2),
 )
 
 
@@ -79,6 +80,7 @@ class _Gen:
             "vendor.alias_added": lambda v: {"alias": f"{v.title()} {rng.choice(('Inc', 'Ltd'))}"},
             "data.shared": self.shared,
             "data.revoked": lambda _: {"dataset": rng.choice(DATASETS), "reason": "contract ended"},
+            "vendor.offboarded": lambda _: {"reason": "contract ended"},
             "client.paused": lambda _: {"client": rng.choice(self.clients), "reason": "review"},
             "client.resumed": lambda _: {"client": rng.choice(self.clients)},
             "client.terminated": lambda _: {"client": rng.choice(self.clients)},

@@ -114,6 +114,15 @@ class DataRevoked(Payload):
     reason: Text | None = None
 
 
+class VendorOffboarded(Payload):
+    """The relationship has ended: the vendor holds none of the data shared before this event.
+
+    One event instead of a `data.revoked` per dataset, because offboarding is how a relationship
+    ends in practice and an inventory is rarely complete; data shared after it counts again."""
+
+    reason: Text | None = None
+
+
 class StakeAcquired(Payload):
     """An investor now holds `stake_pct` of the vendor (the resulting holding, not the delta)."""
 
@@ -257,6 +266,11 @@ class DataRevokedEvent(_Envelope):
     data: DataRevoked
 
 
+class VendorOffboardedEvent(_Envelope):
+    type: Literal["vendor.offboarded"]
+    data: VendorOffboarded
+
+
 class StakeAcquiredEvent(_Envelope):
     type: Literal["ownership.stake_acquired"]
     data: StakeAcquired
@@ -322,6 +336,7 @@ EVENT_CLASSES: tuple[type[_Envelope], ...] = (
     AliasAddedEvent,
     DataSharedEvent,
     DataRevokedEvent,
+    VendorOffboardedEvent,
     StakeAcquiredEvent,
     DivestmentEvent,
     AcquisitionEvent,
@@ -341,6 +356,7 @@ Event = Annotated[
     | AliasAddedEvent
     | DataSharedEvent
     | DataRevokedEvent
+    | VendorOffboardedEvent
     | StakeAcquiredEvent
     | DivestmentEvent
     | AcquisitionEvent

@@ -90,6 +90,7 @@ PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "data.revoked": st.fixed_dictionaries({"dataset": st.sampled_from(["ds-a", "ds-b", "ds-c"])}),
+    "vendor.offboarded": st.fixed_dictionaries({}),
     "ownership.stake_acquired": st.fixed_dictionaries(
         {
             "investor": organisation,

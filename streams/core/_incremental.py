@@ -42,10 +42,13 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from vendorwatch.schemas.events import Classification
 from vendorwatch.streams.core.names import Resolver, VendorNames, canonical
 from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.scoring import (
+    DAY,
     NOTED_TYPES,
+    OFFBOARDED,
     RULES,
     Contribution,
     Describe,
@@ -53,15 +56,18 @@ from vendorwatch.streams.core.scoring import (
     Score,
     client_detail,
     client_hazard,
+    combine_classes,
+    counted_statements,
     current_reports,
-    dataset_worth,
     decay,
     fact_note,
     first_cited,
     funding_detail,
+    held,
     holding_detail,
     holding_hazard,
     instant,
+    mitigation_hazard,
     move_hazard,
     noted_facts,
     report_competitor,
@@ -138,6 +144,11 @@ _OWNERSHIP_KINDS = frozenset({"funding.round"})
 _NAMING_KINDS = frozenset({"vendor.registered", "vendor.alias_added"})
 """Fact types that change the names a vendor goes by (`VendorState.names`)."""
 """Unkeyed fact types folded into competitor_ownership rather than a signal of their own."""
+
+_RISKLESS = frozenset(
+    {"data.shared", "data.revoked", OFFBOARDED, "vendor.registered", "vendor.alias_added"}
+)
+"""Fact types that change no risk signal: a late one leaves the risk a statement met alone."""
 
 Snapshot = tuple[Any, ...]
 """A signal's explanation pinned as it stands (`_Fold.snapshot`): its first item is the object
@@ -446,32 +457,65 @@ class _PeerPauses:
 
 
 class _DataAtStake:
-    """The worth of every dataset held, combined as independent exposures (by dataset id)."""
+    """The data held, as records per classification, combined as `scoring.combine_classes`.
 
-    __slots__ = ("_value", "worth")
+    Per data event the totals of one classification move by one dataset's records (integers, so
+    the sums are exact in any order); the worth is recomputed from at most four totals when
+    read. An offboarding drops every dataset held before it (O(datasets), once)."""
 
-    def __init__(self) -> None:
-        self.worth: dict[str, tuple[Fact, float]] = {}
+    __slots__ = ("_value", "datasets", "held", "offboarded", "plan", "records")
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.held: dict[str, Fact] = {}
+        """dataset -> its data.shared fact, while the vendor holds it."""
+        self.records: dict[Classification, int] = {}
+        """Records held per classification."""
+        self.datasets: dict[Classification, int] = {}
+        """How many datasets are held per classification (a class with none is not held)."""
+        self.offboarded: Fact | None = None
         self._value: tuple[float, tuple[str, ...], float] | None = None
 
-    def set(self, dataset: str, fact: Fact, plan: _Plan) -> None:
-        """`fact` is now the latest about `dataset`: shared (with its worth) or revoked."""
-        worth = dataset_worth(fact, plan)
-        if worth is not None:
-            self.worth[dataset] = (fact, worth)
-        elif self.worth.pop(dataset, None) is None:
+    def _count(self, fact: Fact, sign: int) -> None:
+        data: Any = fact.data
+        classification = data.classification
+        self.records[classification] = self.records.get(classification, 0) + sign * data.records
+        left = self.datasets.get(classification, 0) + sign
+        if left:
+            self.datasets[classification] = left
+        else:
+            del self.datasets[classification]
+            del self.records[classification]
+
+    def set(self, dataset: str, fact: Fact) -> None:
+        """`fact` is now the latest about `dataset`: shared (held unless offboarded since) or
+        revoked."""
+        before = self.held.pop(dataset, None)
+        if before is not None:
+            self._count(before, -1)
+        if held(fact, self.offboarded):
+            self.held[dataset] = fact
+            self._count(fact, +1)
+        elif before is None:
             return
         self._value = None
+
+    def offboard(self, fact: Fact) -> None:
+        """`fact` is now the vendor's latest offboarding: what was shared before it is gone."""
+        self.offboarded = fact
+        for dataset, shared in list(self.held.items()):
+            if not held(shared, fact):
+                del self.held[dataset]
+                self._count(shared, -1)
+                self._value = None
 
     def value(self) -> tuple[float, tuple[str, ...], float]:
         """(data at stake 0-1, the data.shared event ids behind it, sorted, and the data at
         stake rounded as a Score shows it: kept, as it changes far less often than scores)."""
         if self._value is None:
-            keep = 1.0
-            for dataset in sorted(self.worth):
-                keep *= 1.0 - self.worth[dataset][1]
-            ids = tuple(sorted(fact.event_id for fact, _ in self.worth.values()))
-            self._value = (1.0 - keep, ids, round(1.0 - keep, 4))
+            stake = combine_classes(self.records, self.plan)
+            ids = tuple(sorted(fact.event_id for fact in self.held.values()))
+            self._value = (stake, ids, round(stake, 4))
         return self._value
 
 
@@ -493,13 +537,17 @@ class _Aggregates:
         "ownership",
         "pauses",
         "plan",
+        "policy",
+        "prior",
         "risks",
+        "said",
         "summed",
         "synced",
         "vendor",
     )
 
     def __init__(self, policy: Policy) -> None:
+        self.policy = policy
         self.plan = plan = _plan(policy)
         sig = plan.signals
         self.synced = 0
@@ -512,7 +560,7 @@ class _Aggregates:
         """(fact, its note) for every fact with a note (`scoring.fact_note`), in fact order."""
         self.notes: tuple[str, ...] = ()
         """The notes a score shows (`scoring.shown_notes`), rebuilt when `noted` changes."""
-        self.data = _DataAtStake()
+        self.data = _DataAtStake(plan)
         self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
         self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
         self.summed: dict[str, _Fold] = {
@@ -531,6 +579,11 @@ class _Aggregates:
             ("demand_surge", self.summed["demand.changed"]),
         )
         self.mitigation = self.summed["vendor.statement"]
+        self.said: dict[str, float] = {}
+        """Statement kind -> event time of its latest counted statement (the repeat window)."""
+        self.prior: tuple[float, tuple[tuple[float, float | None], ...]] | None = None
+        """(made, ((hazard, half-life), ...)): each risk signal's hazard as of the latest
+        counted statement, what the mitigation may offset (`scoring.prior_hazard`)."""
 
     @classmethod
     def build(cls, state: VendorState, policy: Policy, upto: float) -> _Aggregates:
@@ -549,13 +602,15 @@ class _Aggregates:
             fact = latest(facts, upto)
             if fact is not None:
                 agg.pauses.set(client, fact)
+        agg.data.offboarded = latest(state.by_type.get(OFFBOARDED, []), upto)
         for dataset, facts in state.datasets.items():
             fact = latest(facts, upto)
             if fact is not None:
-                agg.data.set(dataset, fact, agg.plan)
+                agg.data.set(dataset, fact)
         registered = latest(state.by_type.get("vendor.registered", []), upto)
         agg.name = registered.data.name if registered is not None else None  # type: ignore[attr-defined]
         agg.synced = state.event_count(upto)
+        agg._set_prior(state, upto)
         return agg
 
     def _hazard(self, kind: str) -> Hazard:
@@ -588,12 +643,79 @@ class _Aggregates:
         """Fold every fact of an unkeyed `kind` known at `upto`, in (event time, arrival) order."""
         fold = self.summed[kind]
         fold.clear()
+        if kind == "vendor.statement":  # only the statements that count (`counted_statements`)
+            terms = counted_statements(state.facts(kind, upto), self.plan)
+            fold.extend([fact for fact, _ in terms], mitigation_hazard, self.plan)
+            self.said = {fact.data.kind: fact.t for fact, _ in terms}  # type: ignore[attr-defined]
+            return
         fold.extend(state.facts(kind, upto), self._hazard(kind), self.plan)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
+    def _set_prior(self, state: VendorState, upto: float) -> None:
+        """Work out `prior` for the latest counted statement, from the facts known at `upto`.
+
+        When no known fact is later than the statement (the live case: statements arrive in
+        order), these aggregates are those as of the statement and are read at its instant;
+        otherwise the aggregates as of the statement are built (a late arrival, O(history))."""
+        fold = self.mitigation
+        if not fold.facts:
+            self.prior = None
+            return
+        made = fold.t
+        last = state.last_t if state.last_t is not None else made
+        source = self if made >= min(upto, last) else _Aggregates.build(state, self.policy, made)
+        signals = self.plan.signals
+        terms = []
+        for name, signal in source.risks:
+            hazard = signal.hazard(made)
+            if hazard > 0:
+                terms.append((hazard, getattr(signals, name).half_life_days))
+        self.prior = (made, tuple(terms))
+
+    def prior_hazard(self, at: float) -> float:
+        """`scoring.prior_hazard`: the risk present at the latest counted statement, decayed to
+        `at` with each signal's half-life (0.0 without a counted statement)."""
+        if self.prior is None:
+            return 0.0
+        made, terms = self.prior
+        total = 0.0
+        for hazard, half_life in terms:
+            total += hazard * decay(half_life, at - made)
+        return total
+
     def update(self, state: VendorState, fact: Fact) -> None:
         """Bring the aggregates forward by `fact`, the one fact applied since they were synced."""
+        kind = fact.type
+        if kind == "vendor.statement":
+            self._update_mitigation(state, fact)
+        else:
+            self._update(state, fact)
+            if self.prior is not None and fact.t <= self.prior[0] and kind not in _RISKLESS:
+                self._set_prior(state, _FOREVER)  # late: the risk the statement met changed
+        self.synced += 1
+
+    def _update_mitigation(self, state: VendorState, fact: Fact) -> None:
+        """A statement: counted when no counted one of its kind is within the repeat window;
+        a late one refolds the statements. Either way `prior` follows the latest counted."""
+        if state.by_type[fact.type][-1] is not fact:
+            self._refold(state, fact.type, _FOREVER)
+            self._set_prior(state, _FOREVER)
+            return
+        base = mitigation_hazard(fact.data, self.plan)
+        if base is None or base <= 0:
+            return
+        kind: str = fact.data.kind  # type: ignore[attr-defined]
+        before = self.said.get(kind)
+        window = self.plan.signals.vendor_mitigation.repeat_window_days * DAY
+        if before is not None and fact.t - before < window:
+            return
+        self.said[kind] = fact.t
+        self.mitigation.add(fact, base)
+        self._set_prior(state, _FOREVER)
+
+    def _update(self, state: VendorState, fact: Fact) -> None:
+        """Bring the risk and data aggregates forward by `fact` (not a statement)."""
         kind = fact.type
         data: Any = fact.data
         if kind in self.summed:
@@ -612,7 +734,10 @@ class _Aggregates:
                 self.pauses.set(client, fact)
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
-                self.data.set(data.dataset, fact, self.plan)
+                self.data.set(data.dataset, fact)
+        elif kind == OFFBOARDED:
+            if state.by_type[kind][-1] is fact:
+                self.data.offboard(fact)
         elif kind in KEYED_BY_INVESTOR or kind == "ownership.acquired":
             self.ownership.offer(fact)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
@@ -625,7 +750,6 @@ class _Aggregates:
                 self.vendor, self._moves = vendor, move_hazard(vendor)
                 self._refold(state, "person.moved", _FOREVER)
                 self._renote(state, _FOREVER)
-        self.synced += 1
 
 
 def _cached_aggregates(state: VendorState, policy: Policy) -> _Aggregates:
@@ -706,7 +830,9 @@ def _figures(
     mitigation = aggregates.mitigation
     offset = mitigation_hazard = mitigation.hazard(t)
     if offset > 0:  # else it stays 0.0, what min() would give; the plan is read only if needed
-        offset = min(offset, aggregates.plan.signals.vendor_mitigation.max_offset_ratio * positive)
+        prior = aggregates.prior_hazard(t)
+        ratio = aggregates.plan.signals.vendor_mitigation.max_offset_ratio
+        offset = min(offset, ratio * min(positive, prior))
     scale = 100.0 * stake
     exposure = 1.0 - math.exp(-positive)
     unmitigated = scale * exposure
@@ -734,6 +860,7 @@ def _figures(
         stake,
         mitigation_hazard,
         aggregates.notes,
+        aggregates.prior,
     )
 
 
@@ -774,6 +901,7 @@ class Figures:
         "notes",
         "policy",
         "positive",
+        "prior",
         "risks",
         "score",
         "t",
@@ -801,6 +929,7 @@ class Figures:
         exact_stake: float = 0.0,
         mitigation_hazard: float = 0.0,
         notes: tuple[str, ...] = (),
+        prior: tuple[float, tuple[tuple[float, float | None], ...]] | None = None,
     ) -> None:
         self.vendor_id = vendor_id
         self.name = name
@@ -829,6 +958,9 @@ class Figures:
         """The mitigation's hazard at `t`, before the cap (what a projection decays)."""
         self.notes = notes
         """`Score.notes` (an immutable tuple, replaced when the notes change)."""
+        self.prior = prior
+        """(made, ((hazard, half-life), ...)): the risk present at the latest counted statement,
+        which caps what the mitigation offsets (a projection decays it too); None without."""
         self._ranked: tuple[list[tuple[float, str, Snapshot]], float] | None = None
         self._score: Score | None = None
 
@@ -853,14 +985,15 @@ class Figures:
         return self.explain().contributions
 
     def ranked(self) -> tuple[list[tuple[float, str, Snapshot]], float]:
-        """(-points, signal, snapshot) largest first, ties by signal name; and the mitigation's
-        (negative) points, 0.0 when it offsets nothing."""
+        """(-points, signal, snapshot) largest first, ties by signal name, without those worth
+        0.00 points; and the mitigation's (negative) points, 0.0 when it is not listed."""
         if self._ranked is None:
             unmitigated, positive = self.unmitigated, self.positive
             ranked = [
                 (-round(unmitigated * hazard / positive, 2), name, snap)
                 for name, hazard, snap in self.risks
             ]
+            ranked = [r for r in ranked if r[0] != 0]  # 0.00 points: not listed (`scoring`)
             ranked.sort()  # (points, name) pairs are unique: snapshots are never compared
             mitigation = round(self.value - unmitigated, 2) if self.mitigated is not None else 0.0
             self._ranked = (ranked, mitigation)
@@ -877,7 +1010,7 @@ class Figures:
                 if said is None:
                     said = _explained_at(snap)
                 contributions.append(_new_contribution(Contribution, (name, -points, *said)))
-            if self.mitigated is not None:
+            if self.mitigated is not None and mitigation != 0:
                 contributions.append(
                     _new_contribution(
                         Contribution,
@@ -904,17 +1037,16 @@ class Figures:
         """`explain()` and `other.explain()` differ in anything but `as_of` and `event_count`
         (what `processor.explained_differently` compares), decided without building either.
 
-        Numbers first (they differ after most events); then, only if every number is equal, the
-        signals' snapshots: the same snapshot is the same explanation, and different ones are
-        compared by their words (a refold can rebuild an identical explanation).
+        Numbers first (they differ after most events; contributions worth 0.00 points are left
+        out, as `explain` does); then, only if every number is equal, the signals' snapshots:
+        the same snapshot is the same explanation, and different ones are compared by their
+        words (a refold can rebuild an identical explanation).
         """
         if (
             self.score != other.score
             or self.likelihood != other.likelihood
             or self.data_at_stake != other.data_at_stake
             or self.name != other.name
-            or len(self.risks) != len(other.risks)
-            or (self.mitigated is None) != (other.mitigated is None)
             or self.policy.version != other.policy.version
             or (self.notes is not other.notes and self.notes != other.notes)
         ):
@@ -924,12 +1056,12 @@ class Figures:
             return True
         mine, my_mitigation = self.ranked()
         theirs, their_mitigation = other.ranked()
-        if my_mitigation != their_mitigation:
+        if my_mitigation != their_mitigation or len(mine) != len(theirs):
             return True
         for (points, name, _), (their_points, their_name, _) in zip(mine, theirs, strict=True):
             if points != their_points or name != their_name:
                 return True
         pairs = [(a[2], b[2]) for a, b in zip(mine, theirs, strict=True)]
-        if self.mitigated is not None:
+        if self.mitigated is not None and my_mitigation != 0:
             pairs.append((self.mitigated, other.mitigated))  # type: ignore[arg-type]
         return any(a is not b and _explained_at(a) != _explained_at(b) for a, b in pairs)

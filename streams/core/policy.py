@@ -69,7 +69,7 @@ class DataPolicy(_Strict):
         default_factory=lambda: {
             Classification.PUBLIC: 0.0,
             Classification.INTERNAL: 0.3,
-            Classification.CONFIDENTIAL: 0.7,
+            Classification.CONFIDENTIAL: 0.9,
             Classification.RESTRICTED: 1.0,
         }
     )
@@ -96,7 +96,7 @@ class OwnershipSignal(_Signal):
     half_life_days: Positive | None = None
     full_stake_pct: Annotated[float, Field(gt=0, le=100)] = 50.0
     board_seat_weight: NonNegative = 0.2
-    voting_control_weight: NonNegative = 1.0
+    voting_control_weight: NonNegative = 2.5
     acquisition_weight: NonNegative = 3.0
     funding_investor_weight: NonNegative = 0.3
 
@@ -133,7 +133,7 @@ class IncidentSignal(_Signal):
 
 
 class WorkforceSignal(_Signal):
-    weight: NonNegative = 0.6
+    weight: NonNegative = 0.45
     half_life_days: Positive | None = 365.0
     reference_added: Annotated[int, Field(ge=1)] = 500
     remote_weight: NonNegative = 0.5
@@ -157,6 +157,9 @@ class MitigationSignal(_Signal):
         }
     )
     max_offset_ratio: Unit = 0.5
+    repeat_window_days: NonNegative = 30.0
+    """A statement of a kind within this many days after a counted one of the same kind does
+    not count (0: every statement counts). Repeating a reassurance is not new mitigation."""
 
 
 class Signals(_Strict):

@@ -36,11 +36,22 @@ class Projection:
     """The score of `figures` carried forward in time with no new fact (see the module).
 
     The same combination as `scoring.exposure`: H+ is the sum of the risks' hazards, the
-    mitigation offsets at most `max_offset_ratio` of it, and the score is
-    100 x A x (1 - exp(-(H+ - offset))); only the hazards have moved, each by its own decay.
+    mitigation offsets at most `max_offset_ratio` of min(H+, P), P being the risk present at the
+    latest counted statement, and the score is 100 x A x (1 - exp(-(H+ - offset))); only the
+    hazards have moved, each by its own decay.
     """
 
-    __slots__ = ("decays", "fixed", "mitigation", "mitigation_rate", "ratio", "scale", "t")
+    __slots__ = (
+        "decays",
+        "fixed",
+        "mitigation",
+        "mitigation_rate",
+        "prior",
+        "prior_t",
+        "ratio",
+        "scale",
+        "t",
+    )
 
     def __init__(self, figures: Figures, policy: Policy) -> None:
         self.t = figures.t
@@ -61,6 +72,12 @@ class Projection:
         self.mitigation = figures.mitigation_hazard
         self.mitigation_rate = rate(mitigation.half_life_days)
         self.ratio = mitigation.max_offset_ratio
+        made, terms = figures.prior or (figures.t, ())
+        self.prior_t = made
+        self.prior = [(h, rate(half)) for h, half in terms]
+        """(hazard at `prior_t`, rate) of each risk the mitigation may offset."""
+        if not self.prior:
+            self.mitigation = 0.0  # it offsets nothing, now or later
 
     @property
     def moves(self) -> bool:
@@ -88,7 +105,11 @@ class Projection:
             age = t - self.t
             if age > 0:
                 mitigation *= math.exp(-self.mitigation_rate * age)
-            capped = self.ratio * positive
+            age = t - self.prior_t
+            prior = 0.0
+            for h, k in self.prior:
+                prior += h * math.exp(-k * age) if age > 0 else h
+            capped = self.ratio * (positive if positive < prior else prior)
             positive -= mitigation if mitigation < capped else capped
         return self.scale * (1.0 - math.exp(-positive))
 

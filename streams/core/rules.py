@@ -257,6 +257,16 @@ def _decayed_score(numbers: Figures | Score, policy: Policy, at: float) -> float
     return numbers.score  # an explained Score carries no hazards to decay: as it was
 
 
+def holds_data(ctx: Context) -> bool:
+    """Whether the vendor holds any of our data at stake now (data at stake > 0).
+
+    `competitor_stake` and `peer_pauses` read facts, not the score, so without this they would
+    keep firing for a vendor that holds nothing any more (every dataset revoked, or
+    `vendor.offboarded`): a competitor owning a former vendor, or its clients leaving it, is
+    no exposure of ours. They resolve when the data goes and can fire again if it comes back."""
+    return ctx.current.data_at_stake > 0
+
+
 def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
     """Active while a competitor's current holding (its latest report, see
     `scoring.current_reports`) is at least `min_stake_pct`, carries control (voting control or
@@ -265,6 +275,8 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
     The verdict's `level` is what each such competitor holds; `evaluate` fires the alert again
     when a level grows past what the alert last said (see `_grew`).
     """
+    if not holds_data(ctx):
+        return _QUIET
     latest, last_acquisition = ownership_reports(ctx.state, ctx.policy, ctx.at)
     held: list[tuple[tuple[bool, float, bool, int], str, Fact]] = []
     for competitor, fact in current_reports(latest, last_acquisition):
@@ -380,6 +392,8 @@ def counted_pauses(
 
 
 def _peer_pauses(rule: PeerPauseRule, ctx: Context) -> Condition:
+    if not holds_data(ctx):
+        return _QUIET
     paused = counted_pauses(ctx.state, rule, ctx.policy, ctx.at)
     if rule.name in ctx.alerts.firing:
         # Only whether it still holds matters: a firing alert keeps what it started with.
@@ -422,6 +436,12 @@ _FACT_TRIGGERED: dict[type, frozenset[str]] = {
 vendor's latest event time, which is the `at` rules see)."""
 
 
+_DATA_FACTS = frozenset({"data.shared", "data.revoked", "vendor.offboarded"})
+"""Event types that change the data at stake."""
+_NEEDS_DATA: frozenset[type] = frozenset({CompetitorStakeRule, PeerPauseRule})
+"""Fact-triggered rules that also require data at stake (`holds_data`)."""
+
+
 TIME = "@time"
 """The `event_type` of an evaluation that time alone brought (a deadline, no event)."""
 
@@ -430,7 +450,8 @@ def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
     """Whether an evaluation of this kind can change the rule's verdict; skipping the others is
     exact, and it is what keeps the rules O(1) for most events instead of rescanning facts.
 
-    Stakes change only with their own facts. Key-person alerts and peer pauses can also end as
+    Stakes change only with their own facts and with the data at stake (`holds_data`); so do
+    peer pauses. Key-person alerts and peer pauses can also end as
     time passes (`active_days`, `lapse_days`), so they are re-checked while they fire, after any
     event and at deadlines; neither can start without a new fact, since a later instant only
     moves older facts out of their windows. Score rules (threshold, jump) run every time.
@@ -438,6 +459,8 @@ def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
     triggers = _FACT_TRIGGERED.get(type(rule))
     if triggers is None or event_type in triggers:
         return True
+    if event_type in _DATA_FACTS and type(rule) in _NEEDS_DATA:
+        return True  # the data at stake they require (`holds_data`) may have come or gone
     return firing and isinstance(rule, KeyPersonRule | PeerPauseRule)
 
 

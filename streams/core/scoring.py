@@ -2,13 +2,16 @@
 
 `score(state, policy, at)` computes a vendor's explained score directly from its facts:
 
-- data at stake A (0-1): every dataset the vendor holds as of `at` is worth its classification
-  weight times a logarithmic volume factor; datasets combine like independent exposures,
-  A = 1 - prod(1 - a_d).
+- data at stake A (0-1): the records the vendor holds as of `at` are summed per classification
+  (none after an offboarding, unless shared again); each classification is worth its weight
+  times a logarithmic volume factor of its total, and classifications combine like independent
+  exposures, A = 1 - prod(1 - a_c).
 - each signal's hazard x_s >= 0 is a sum over its facts of weight x scale x decay: the weight,
   scaled by what the event says (stake %, seniority, incident severity, ...), halved every
   `half_life_days` of event time between the event and `at`.
-- mitigation subtracts hazard, at most `max_offset_ratio` of the positive total.
+- mitigation subtracts hazard: repeated statements of a kind within `repeat_window_days` count
+  once, and together they offset at most `max_offset_ratio` of the risk present when the latest
+  of them was made (decayed), and of the risk present now.
 - likelihood L = 1 - exp(-H) saturates smoothly, and the score is 100 x A x L.
 - contributions split the score between signals in proportion to their hazard, and mitigation
   gets the (negative) difference it made, so the contributions add up to the score. Each cites
@@ -23,10 +26,11 @@ for float. To change a rule: change it here and in docs/scoring.md, run those te
 `_incremental.py` along until they pass.
 
 Floats are compared exactly, so the order of operations is part of the model: terms are summed
-in (event time, arrival) order as a left fold (`decayed_sum`), datasets combine in id order, and
-the competitors' current holdings are listed strongest first. The per-fact rules (`RULES`,
-`stake_hazard`, `holding_hazard`, `client_hazard`, `dataset_worth` and their `*_detail` words)
-and `current_reports` (which ownership reports still hold) are shared by both implementations.
+in (event time, arrival) order as a left fold (`decayed_sum`), classifications combine in the
+order of `Classification`, and the competitors' current holdings are listed strongest first. The
+per-fact rules (`RULES`, `stake_hazard`, `holding_hazard`, `client_hazard`, `class_worth`,
+`counted_statements` and their `*_detail` words) and `current_reports` (which ownership reports
+still hold) are shared by both implementations.
 
 No I/O and no wall clock: `at` is an event time passed in, so live scoring and replay agree.
 """
@@ -39,13 +43,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from vendorwatch.schemas.events import iso
+from vendorwatch.schemas.events import Classification, iso
 from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, near_miss
 from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.state import Fact, VendorState, latest
 
 DAY = 86_400.0
 """Seconds per day: half-lives are in days, event times in unix seconds."""
+
+OFFBOARDED = "vendor.offboarded"
+"""The event type after which the vendor holds none of the data shared before it."""
 
 SIGNALS: tuple[str, ...] = (
     "competitor_ownership",
@@ -436,17 +443,39 @@ def client_detail(fact: Fact, policy: PolicyView) -> str:
     return f"{data.client} {'ended' if fact.type == 'client.terminated' else 'paused'} work"
 
 
-def dataset_worth(fact: Fact, policy: PolicyView) -> float | None:
-    """What a dataset's latest fact makes it worth (0-1), or None when it is revoked:
-    min(1, classification weight x (floor + (1 - floor) x volume scale)), where the volume
-    scale is min(1, log10(1 + records) / log10(1 + reference_records))."""
-    if fact.type != "data.shared":
-        return None
-    data: Any = fact.data
+def held(fact: Fact | None, offboarded: Fact | None) -> bool:
+    """Whether a dataset whose latest fact is `fact` is held: it was shared, and not before the
+    vendor's latest offboarding (data shared after an offboarding counts again)."""
+    return (
+        fact is not None
+        and fact.type == "data.shared"
+        and (offboarded is None or fact > offboarded)
+    )
+
+
+def class_worth(classification: Classification, records: int, policy: PolicyView) -> float:
+    """What the data of one classification is worth (0-1), from the total records held in it:
+    min(1, classification weight x (floor + (1 - floor) x volume scale)), where the volume scale
+    is min(1, log10(1 + records) / log10(1 + reference_records)).
+
+    Why per classification and not per dataset: a dataset id is how an inventory happens to be
+    split, not how much is exposed. Ten datasets of 100 internal records are 1,000 internal
+    records, worth what one dataset of 1,000 is."""
     volume = policy.data.volume
-    scale = min(1.0, math.log10(1 + data.records) / math.log10(1 + volume.reference_records))
-    worth = policy.data.classification_weights[data.classification]
+    scale = min(1.0, math.log10(1 + records) / math.log10(1 + volume.reference_records))
+    worth = policy.data.classification_weights[classification]
     return min(1.0, worth * (volume.floor + (1 - volume.floor) * scale))
+
+
+def combine_classes(records: dict[Classification, int], policy: PolicyView) -> float:
+    """Data at stake from the records held per classification: 1 - prod(1 - worth) over the
+    classifications held, in the order of `Classification` (public to restricted)."""
+    keep = 1.0
+    for classification in Classification:
+        total = records.get(classification)
+        if total is not None:
+            keep *= 1.0 - class_worth(classification, total, policy)
+    return 1.0 - keep
 
 
 class Rule(NamedTuple):
@@ -683,18 +712,72 @@ def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
 def data_at_stake(
     state: VendorState, policy: PolicyView, at: float
 ) -> tuple[float, tuple[str, ...]]:
-    """Worth of the data the vendor holds as of `at` (0-1), 1 - prod(1 - worth) over datasets
-    in id order, and the ids of the data.shared events behind it, sorted."""
-    held: dict[str, tuple[Fact, float]] = {}
-    for dataset, facts in state.datasets.items():
+    """Worth of the data the vendor holds as of `at` (0-1), and the ids of the data.shared
+    events behind it, sorted.
+
+    A dataset is held when its latest fact as of `at` shares it, after the latest offboarding
+    (`held`). Records are summed per classification, each classification is worth
+    `class_worth` of its total, and classifications combine as independent exposures
+    (`combine_classes`)."""
+    offboarded = latest(state.by_type.get(OFFBOARDED, []), at)
+    records: dict[Classification, int] = {}
+    ids: list[str] = []
+    for facts in state.datasets.values():
         fact = latest(facts, at)
-        worth = None if fact is None else dataset_worth(fact, policy)
-        if fact is not None and worth is not None:
-            held[dataset] = (fact, worth)
-    keep = 1.0
-    for dataset in sorted(held):
-        keep *= 1.0 - held[dataset][1]
-    return 1.0 - keep, tuple(sorted(fact.event_id for fact, _ in held.values()))
+        if fact is None or not held(fact, offboarded):
+            continue
+        data: Any = fact.data
+        records[data.classification] = records.get(data.classification, 0) + data.records
+        ids.append(fact.event_id)
+    return combine_classes(records, policy), tuple(sorted(ids))
+
+
+def counted_statements(facts: Iterable[Fact], policy: PolicyView) -> list[Term]:
+    """The statements that count, with their hazard before decay, in the order given.
+
+    A statement of a kind counts unless a counted statement of the same kind came less than
+    `repeat_window_days` before it: six press releases saying the same thing in a week are one
+    statement, and a vendor cannot talk its score down by repeating itself. (Measured from the
+    last *counted* one, so a statement a week for a year counts once per window, not once.)"""
+    sig = policy.signals.vendor_mitigation
+    window = sig.repeat_window_days * DAY
+    last: dict[str, float] = {}
+    terms: list[Term] = []
+    for fact in facts:
+        base = mitigation_hazard(fact.data, policy)
+        if base is None or base <= 0:
+            continue
+        kind: str = fact.data.kind  # type: ignore[attr-defined]
+        before = last.get(kind)
+        if before is not None and fact.t - before < window:
+            continue
+        last[kind] = fact.t
+        terms.append((fact, base))
+    return terms
+
+
+def mitigation(state: VendorState, policy: PolicyView, at: float) -> tuple[Signal, float | None]:
+    """vendor_mitigation as of `at`: the counted statements decayed and summed, and the event
+    time of the latest counted one (None without any): the instant whose risks it may offset."""
+    terms = counted_statements(state.facts("vendor.statement", at), policy)
+    sig = policy.signals.vendor_mitigation
+    ids, detail = cite([fact for fact, _ in terms], mitigation_detail, policy)
+    made = terms[-1][0].t if terms else None
+    return Signal(decayed_sum(terms, sig.half_life_days, at), ids, detail), made
+
+
+def prior_hazard(state: VendorState, policy: PolicyView, made: float, at: float) -> float:
+    """The risk present when the latest counted statement was made, decayed to `at`.
+
+    Each risk signal's hazard as of `made` (from the facts with event time <= `made`), decayed
+    from `made` to `at` with that signal's half-life, summed in the order of SIGNALS. What a
+    mitigation may offset: a statement made before a risk existed says nothing about it."""
+    total = 0.0
+    for name, signal in signals(state, policy, made).items():
+        if name != "vendor_mitigation" and signal.hazard > 0:
+            half_life = getattr(policy.signals, name).half_life_days
+            total += signal.hazard * decay(half_life, at - made)
+    return total
 
 
 def key_people(state: VendorState, policy: PolicyView, at: float) -> Signal:
@@ -707,7 +790,7 @@ def key_people(state: VendorState, policy: PolicyView, at: float) -> Signal:
 
 
 def signals(state: VendorState, policy: PolicyView, at: float) -> dict[str, Signal]:
-    """Every signal as of `at`, in the order of SIGNALS."""
+    """Every signal as of `at`, in the order of SIGNALS (mitigation: `mitigation`)."""
     return {
         "competitor_ownership": ownership(state, policy, at),
         "key_person_to_competitor": key_people(state, policy, at),
@@ -715,7 +798,7 @@ def signals(state: VendorState, policy: PolicyView, at: float) -> dict[str, Sign
         "security_incident": _summed(state, policy, "security.incident", at),
         "workforce_growth": _summed(state, policy, "workforce.changed", at),
         "demand_surge": _summed(state, policy, "demand.changed", at),
-        "vendor_mitigation": _summed(state, policy, "vendor.statement", at),
+        "vendor_mitigation": mitigation(state, policy, at)[0],
     }
 
 
@@ -738,7 +821,8 @@ class Exposure(NamedTuple):
     positive: float
     """H+: the sum of the risks' hazards."""
     offset: float
-    """What mitigation takes off H+: min(mitigation hazard, max_offset_ratio x H+)."""
+    """What mitigation takes off H+: min(mitigation hazard, max_offset_ratio x min(H+, P)),
+    P being the risk present when the latest counted statement was made (`prior_hazard`)."""
     likelihood: float
     value: float
     """The score: 100 x A x (1 - exp(-(H+ - offset)))."""
@@ -747,22 +831,31 @@ class Exposure(NamedTuple):
 
 
 def exposure(state: VendorState, policy: Policy, at: float) -> Exposure:
-    """The vendor's score as of `at`, in numbers (see the module docstring for the model)."""
+    """The vendor's score as of `at` (see the module docstring for the model).
+
+    Mitigation offsets min(its hazard, max_offset_ratio x min(H+, P)), where P is the risk
+    present when the latest counted statement was made, decayed to `at` (`prior_hazard`): it
+    never offsets a risk that arose after it, nor more than a share of the risk there is now.
+    """
     stake, data_ids = data_at_stake(state, policy, at)
     by_signal = signals(state, policy, at)
-    mitigation = by_signal.pop("vendor_mitigation")
+    del by_signal["vendor_mitigation"]
+    mitigated, made = mitigation(state, policy, at)
     risks = {name: signal for name, signal in by_signal.items() if signal.hazard > 0}
 
     positive = 0.0
     for signal in risks.values():
         positive += signal.hazard
-    ratio = policy.signals.vendor_mitigation.max_offset_ratio
-    offset = min(mitigation.hazard, ratio * positive)
+    offset = mitigated.hazard
+    if offset > 0 and made is not None:  # a hazard > 0 has a counted statement
+        prior = prior_hazard(state, policy, made, at)
+        ratio = policy.signals.vendor_mitigation.max_offset_ratio
+        offset = min(offset, ratio * min(positive, prior))
     likelihood = 1.0 - math.exp(-(positive - offset))
     value = 100.0 * stake * likelihood
     unmitigated = 100.0 * stake * (1.0 - math.exp(-positive))
     return Exposure(
-        at, stake, data_ids, risks, mitigation, positive, offset, likelihood, value, unmitigated
+        at, stake, data_ids, risks, mitigated, positive, offset, likelihood, value, unmitigated
     )
 
 
@@ -771,7 +864,9 @@ def score(state: VendorState, policy: Policy, at: datetime | float | None = None
 
     Each risk signal gets the share of the unmitigated score its hazard is of H+ (rounded to
     0.01, largest first, ties by name); mitigation, when it offsets anything, gets the
-    difference it made, so the contributions add up to the score (up to rounding).
+    difference it made, so the contributions add up to the score (up to rounding). A
+    contribution that rounds to 0.00 points is left out: with no data at stake every signal is
+    worth nothing, and listing them would say the opposite.
     """
     t = instant(at, state)
     x = exposure(state, policy, t)
@@ -779,9 +874,10 @@ def score(state: VendorState, policy: Policy, at: datetime | float | None = None
         Contribution(name, round(x.unmitigated * s.hazard / x.positive, 2), s.event_ids, s.detail)
         for name, s in x.risks.items()
     ]
+    contributions = [c for c in contributions if c.points != 0]  # nothing to explain
     contributions.sort(key=lambda c: (-c.points, c.signal))
-    if x.offset > 0:
-        points = round(x.value - x.unmitigated, 2)
+    points = round(x.value - x.unmitigated, 2)
+    if x.offset > 0 and points != 0:
         contributions.append(
             Contribution("vendor_mitigation", points, x.mitigation.event_ids, x.mitigation.detail)
         )

@@ -28,6 +28,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "description": "Preference pairs",
     },
     "data.revoked": {"dataset": "gemini-preference-pairs", "reason": "contract ended"},
+    "vendor.offboarded": {"reason": "contract ended, deletion certified"},
     "ownership.stake_acquired": {
         "investor": "Meta",
         "stake_pct": 49.0,

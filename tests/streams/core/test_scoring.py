@@ -170,8 +170,13 @@ def test_ownership_does_not_fade_by_default() -> None:
 
 
 def test_mitigation_is_capped_and_contributions_add_up() -> None:
+    # Twenty audits, one per repeat window (so each counts) after the stake: their decayed sum
+    # (about 2.0) is far above the cap, max_offset_ratio x the stake present when they were made.
+    window = POLICY.signals.vendor_mitigation.repeat_window_days
     stake = ev("ownership.stake_acquired", 0, investor="Meta", stake_pct=50)
-    audits = [ev("vendor.statement", 0, kind="audit", text=f"audit {i}") for i in range(20)]
+    audits = [
+        ev("vendor.statement", 1 + i * window, kind="audit", text=f"audit {i}") for i in range(20)
+    ]
     result = scored(shared(), stake, *audits)
     positive = POLICY.signals.competitor_ownership.weight
     ratio = POLICY.signals.vendor_mitigation.max_offset_ratio
