@@ -301,15 +301,21 @@ def test_a_slow_slack_answer_for_one_vendor_does_not_delay_another_vendors_webho
     policy.write_text(yaml.safe_dump(raw))
     slack.script(Reply(200, "ok", hold_s=SLACK_HOLD_S))
     vendors = ("alpha-labs", "beta-data")
+    data = {"dataset": "d", "classification": "restricted", "records": 1_000_000}
     stakes = [
-        event_line(
-            f"g-{vendor}-stake",
-            "ownership.stake_acquired",
-            vendor,
-            {"investor": "Microsoft", "stake_pct": 20},
-            "2025-06-12T10:00:00Z",
-        )
+        line
         for vendor in vendors
+        for line in (
+            # competitor_stake needs data at stake: a vendor holding nothing of ours is no risk
+            event_line(f"g-{vendor}-data", "data.shared", vendor, data, "2025-06-01T10:00:00Z"),
+            event_line(
+                f"g-{vendor}-stake",
+                "ownership.stake_acquired",
+                vendor,
+                {"investor": "Microsoft", "stake_pct": 20},
+                "2025-06-12T10:00:00Z",
+            ),
+        )
     ]
     with receiving(path=WEBHOOK_PATH, check=verifier(WEBHOOK_SECRET)) as hook:
         sinks = {
