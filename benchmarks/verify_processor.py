@@ -73,7 +73,7 @@ CURRENT = (
 
 REFERENCE = "d5f1aec"
 """The default reference: the last commit whose Processor built an explained Score after every
-event and ran the rules on it (the end of the second session). Comparing against `main` once this
+event and ran the rules on it. Comparing against `main` once this
 code is on main would compare the code with itself."""
 
 

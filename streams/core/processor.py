@@ -269,16 +269,10 @@ class Processor:
         apply(state, event)
         last = state.last_t if state.last_t is not None else due
         at = last if now is None else max(now, last)
-        current = figures(state, self.policy, at)
-        changed = previous is None or current.explained_differently(previous)
-        if changed:
-            self.last_published[subject] = current
-        alert_state = self.alerts.get(subject)
-        if alert_state is None:
-            alert_state = self.alerts[subject] = AlertState(subject)
-        transitions = evaluate(alert_state, previous, current, state, event, self.policy)
-        self._schedule(partition, state, current, alert_state)
-        return Outcome(event, state, previous, current, changed, duplicate, transitions, earlier)
+        outcome = self._evaluate(partition, state, at, event, previous)
+        outcome.duplicate = duplicate
+        outcome.earlier = earlier
+        return outcome
 
     def advance(self, partition: int, now: float) -> list[Outcome]:
         """A clock tick: bring the partition to stream time `now` and evaluate every deadline
@@ -316,8 +310,20 @@ class Processor:
 
     def _evaluate_at(self, partition: int, state: VendorState, at: float) -> Outcome:
         """What time alone changed for the vendor at its deadline `at`."""
+        previous = self.last_published.get(state.vendor_id)
+        return self._evaluate(partition, state, at, None, previous)
+
+    def _evaluate(
+        self,
+        partition: int,
+        state: VendorState,
+        at: float,
+        event: Event | None,
+        previous: Figures | None,
+    ) -> Outcome:
+        """Score the vendor as of `at`, publish-if-changed, run the alert rules and schedule its
+        next deadline: the one evaluation after an event (`event`) or at a deadline (None)."""
         subject = state.vendor_id
-        previous = self.last_published.get(subject)
         current = figures(state, self.policy, at)
         changed = previous is None or current.explained_differently(previous)
         if changed:
@@ -325,9 +331,9 @@ class Processor:
         alert_state = self.alerts.get(subject)
         if alert_state is None:
             alert_state = self.alerts[subject] = AlertState(subject)
-        transitions = evaluate(alert_state, previous, current, state, None, self.policy)
+        transitions = evaluate(alert_state, previous, current, state, event, self.policy)
         self._schedule(partition, state, current, alert_state)
-        return Outcome(None, state, previous, current, changed, False, transitions)
+        return Outcome(event, state, previous, current, changed, False, transitions)
 
     def _schedule(
         self, partition: int, state: VendorState, current: Figures, alerts: AlertState
