@@ -85,7 +85,12 @@ def kafka_for(settings: Settings) -> Iterator[str]:
     """Bootstrap servers for a long-running process; starts the embedded broker if needed."""
     if not settings.embedded:
         assert settings.bootstrap_servers is not None
-        create_topics(settings.bootstrap_servers, topics.ALL_TOPICS, settings.partitions)
+        create_topics(
+            settings.bootstrap_servers,
+            topics.ALL_TOPICS,
+            settings.partitions,
+            replication_factor=settings.tuning.replication_factor,
+        )
         yield settings.bootstrap_servers
         return
     from vendorwatch.streams.embedded.journal import restore

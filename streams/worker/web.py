@@ -23,6 +23,7 @@ from vendorwatch.schemas.codec import (
     validate_event,
 )
 from vendorwatch.streams.kafka_io.deadletter import claimed_in
+from vendorwatch.streams.version import package_version
 from vendorwatch.streams.worker.pipeline import Pipeline
 
 log = structlog.get_logger(__name__)
@@ -143,7 +144,7 @@ def register_views(pipeline: Pipeline) -> None:
     @app.page("/healthz")
     class Health(View):  # type: ignore[misc]
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok"})
+            return self.json({"status": "ok", "version": package_version()})
 
     @app.page("/readyz")
     class Ready(View):  # type: ignore[misc]
