@@ -47,12 +47,11 @@ from vendorwatch.streams.cli.common import (
     fail,
     parse_instant,
     policy_option,
-    settings_from,
 )
+from vendorwatch.streams.cli.connect import client_bootstrap
 from vendorwatch.streams.cli.render import SEVERITY_STYLES, reasons, scores_table
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import Transition
-from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.history import HistoryReadError
 from vendorwatch.streams.replay.curve import (
@@ -118,11 +117,7 @@ JobsOpt = Annotated[
 
 def bootstrap_from(bootstrap_servers: str | None, data_dir: Path | None) -> str:
     """Configured Kafka or the running embedded broker; exit 2 when there is neither."""
-    settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
-    try:
-        return resolve_bootstrap(settings)
-    except NoKafkaError as exc:
-        raise fail(str(exc), 2) from None
+    return client_bootstrap(bootstrap_servers, data_dir)
 
 
 def parse_end_offsets(value: str | None) -> dict[int, int] | None:
@@ -197,7 +192,8 @@ def progress_bar(what: str) -> Iterator[tuple[Callable[[int], None], Callable[[i
     try:
         yield on_start, on_progress
     finally:
-        progress.stop()
+        if state["task"] is not None:  # stopping a bar never started prints an empty line
+            progress.stop()
 
 
 def run_replay(
