@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vendorwatch.schemas.export import export_schemas
-from vendorwatch.streams.cli.common import app, console
+from vendorwatch.streams.cli.common import app, console, fail
 
 schemas_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
@@ -19,5 +19,10 @@ def schemas_export(
     directory: Annotated[Path, typer.Argument(help="Where to write one JSON Schema per type.")],
 ) -> None:
     """Write the JSON Schema of every event type, for producers in other languages."""
-    written = export_schemas(directory)
+    try:
+        written = export_schemas(directory)
+    except OSError as exc:
+        raise fail(
+            f"cannot write to {exc.filename or directory}: {exc.strerror or exc}", 2
+        ) from None
     console.print(f"wrote {len(written)} schemas to {directory}")

@@ -3,8 +3,6 @@ profiles (Apache Kafka's defaults, the embedded broker's), overrides and their v
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from vendorwatch.streams.settings import (
@@ -15,14 +13,13 @@ from vendorwatch.streams.settings import (
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No VENDORWATCH_* of the developer's or CI's reaches these tests."""
     import os
 
     for name in list(os.environ):
         if name.startswith("VENDORWATCH_"):
             monkeypatch.delenv(name)
-    yield
 
 
 def test_nothing_configured_is_neither_kafka_nor_embedded() -> None:
@@ -111,5 +108,5 @@ def test_the_heartbeat_must_be_below_the_session_timeout(monkeypatch: pytest.Mon
 
 def test_embedded_and_bootstrap_servers_exclude_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VENDORWATCH_EMBEDDED", "1")
-    with pytest.raises(SettingsError, match="VENDORWATCH_EMBEDDED.*--embedded"):
+    with pytest.raises(SettingsError, match=r"VENDORWATCH_EMBEDDED.*--embedded"):
         load_settings(bootstrap_servers="kafka:9092")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,10 @@ SECRET = "hmac-key-from-a-file-012345"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("VENDORWATCH_"):
             monkeypatch.delenv(name)
-    yield
 
 
 def test_a_file_variable_gives_the_value(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
