@@ -110,3 +110,16 @@ def test_embedded_and_bootstrap_servers_exclude_each_other(monkeypatch: pytest.M
     monkeypatch.setenv("VENDORWATCH_EMBEDDED", "1")
     with pytest.raises(SettingsError, match=r"VENDORWATCH_EMBEDDED.*--embedded"):
         load_settings(bootstrap_servers="kafka:9092")
+
+
+def test_the_tansu_profile_is_what_the_broker_workarounds_measured() -> None:
+    """settings.py sits below kafka_io and cannot import its constants: keep the two equal."""
+    from vendorwatch.streams.kafka_io import compat
+    from vendorwatch.streams.worker.faust_compat import FAUST_FETCH_MAX_WAIT_MS
+
+    tansu = BROKER_PROFILES["tansu"]
+    assert tansu.session_timeout_seconds == compat.BROKER_SESSION_TIMEOUT_S
+    assert tansu.rebalance_timeout_seconds == compat.BROKER_REBALANCE_TIMEOUT_S
+    assert tansu.heartbeat_interval_seconds == compat.BROKER_HEARTBEAT_INTERVAL_S
+    assert tansu.fetch_max_wait_ms == FAUST_FETCH_MAX_WAIT_MS
+    assert tansu.producer_idempotence is compat.AIOKAFKA_PRODUCER_SETTINGS["enable_idempotence"]
