@@ -35,8 +35,10 @@ def test_commands_and_options_complete(words: str, cword: int, expected: list[st
 
 
 def test_the_bash_script_calls_back_into_vendorwatch() -> None:
+    # the shell is detected from the parent process: run it from bash (a second command keeps
+    # bash from exec-ing it in its own place)
     done = subprocess.run(
-        [VENDORWATCH, "--show-completion", "bash"],
+        ["bash", "-c", f"{VENDORWATCH} --show-completion; exit $?"],
         capture_output=True,
         text=True,
         timeout=60,
