@@ -569,3 +569,60 @@ def test_a_near_miss_name_is_counted_once_per_event_by_what_it_is_close_to() -> 
     batch = messages([registered("acme"), stake, stake, client])
     run(score_step.handle(batch, ListSink()))
     assert (counter(competitor), counter(organisation)) == (before[0] + 1, before[1] + 1)
+
+
+def binary_form(event: Event) -> tuple[list[tuple[str, bytes]], bytes]:
+    """A binary-mode Kafka message of `event`: attributes as `ce_*` headers, data as the value."""
+    structured = orjson.loads(encode_event(event))
+    data = orjson.dumps(structured.pop("data"))
+    headers = [(f"ce_{name}", str(value).encode()) for name, value in structured.items()]
+    return [*headers, ("content-type", b"application/json")], data
+
+
+def test_a_binary_mode_event_is_scored_and_kept_in_structured_form() -> None:
+    score_step, processor = step()
+    e = registered("acme")
+    headers, data = binary_form(e)
+    p = home("acme")
+    sink = ListSink()
+    run(
+        score_step.handle(
+            [message(data, partition=p, offset=0, key=b"acme", headers=headers)], sink
+        )
+    )
+    (history,) = sink.on(topics.EVENTS)
+    canonical = orjson.loads(history.value)
+    assert canonical["id"] == e.id
+    assert canonical["data"] == orjson.loads(data)
+    assert canonical["datacontenttype"] == "application/json"
+    assert [orjson.loads(r.value)["caused_by"] for r in sink.on(topics.SCORES)] == [e.id]
+    assert "acme" in processor.states[p]
+
+
+def test_a_binary_mode_event_on_another_partition_is_rerouted_in_structured_form() -> None:
+    score_step, _ = step()
+    headers, data = binary_form(registered("acme"))
+    wrong = (home("acme") + 1) % PARTITIONS
+    sink = ListSink()
+    run(score_step.handle([message(data, partition=wrong, offset=0, headers=headers)], sink))
+    (rerouted,) = sink.records
+    assert rerouted.partition == home("acme")
+    assert orjson.loads(rerouted.value)["subject"] == "acme"
+    assert [name for name, _ in rerouted.headers] == [PRODUCED_AT_HEADER]
+
+
+def test_a_bad_binary_mode_event_is_dead_lettered_with_its_headers() -> None:
+    score_step, _ = step()
+    headers, _ = binary_form(registered("acme"))
+    headers = [(n, b"vendor.exploded" if n == "ce_type" else v) for n, v in headers]
+    sink = ListSink()
+    run(
+        score_step.handle(
+            [message(b'{"name": "Acme"}', partition=0, offset=0, headers=headers)], sink
+        )
+    )
+    (dead,) = sink.on(topics.EVENTS_DLQ)
+    record = orjson.loads(dead.value)
+    assert record["reason"] == "unknown_type"
+    assert record["original"] == {"encoding": "utf-8", "value": '{"name": "Acme"}'}
+    assert {"name": "ce_type", "encoding": "utf-8", "value": "vendor.exploded"} in record["headers"]
