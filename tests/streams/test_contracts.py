@@ -82,3 +82,13 @@ def test_a_topic_schema_refuses_a_wrong_record(
     validator = jsonschema.Draft202012Validator(committed(f"topics/{topic}.json"))
     messages = [error.message for error in validator.iter_errors(record)]
     assert any(complaint in m for m in messages), messages
+
+
+def test_a_malformed_whsec_secret_stops_the_worker_at_start_without_echoing_it() -> None:
+    from vendorwatch.streams.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as info:
+        load_settings(webhook_secret="whsec_not*base64!padding")
+    assert "whsec_ secret must be non-empty base64" in str(info.value)
+    assert "not*base64" not in str(info.value)
+    assert load_settings(webhook_secret="whsec_" + "QUJD" * 8).webhook_secret is not None
