@@ -159,7 +159,7 @@ class WebhookSink:
         self._secret = SecretStr(reveal(secret))
         if not self._secret.get_secret_value():
             raise ValueError("webhook secret must not be empty")
-        self._key = signing_key(self._secret)  # refuses a malformed whsec_ secret up front
+        signing_key(self._secret)  # refuses a malformed whsec_ secret up front
         register_secret(self._url)
         register_secret(self._secret)
         install_library_log_filters()
@@ -183,8 +183,9 @@ class WebhookSink:
             "Content-Type": "application/json",
             WEBHOOK_ID_HEADER: n.idempotency_key,
             WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
+            # the key is derived per attempt so that no attribute holds the secret in the clear
             WEBHOOK_SIGNATURE_HEADER: standard_signature(
-                self._key, n.idempotency_key, timestamp, body
+                self._secret, n.idempotency_key, timestamp, body
             ),
             IDEMPOTENCY_HEADER: n.idempotency_key,
             TIMESTAMP_HEADER: str(timestamp),
