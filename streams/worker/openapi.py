@@ -157,7 +157,7 @@ ROUTES: tuple[Route, ...] = (
             200: Answer("The vendor.", (VendorDetail,)),
             404: Answer("No score for this vendor id.", (Error,)),
         },
-        path_params={"vendor_id": {"type": "string"}},
+        path_params={"vendor_id": {"type": "string", "minLength": 1}},
     ),
     Route(
         "/events",

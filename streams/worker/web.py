@@ -45,7 +45,11 @@ def _refusal(request: Request, token: str | None) -> str | None:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
         return "no_bearer_token"
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    try:
+        presented = given.strip().encode()
+    except UnicodeEncodeError:  # bytes that are no text (aiohttp keeps them as surrogates)
+        return "wrong_token"
+    if not hmac.compare_digest(presented, token.encode()):
         return "wrong_token"
     return None
 

@@ -77,6 +77,14 @@ def test_a_documented_vendor_matches_its_schema(api_worker: WorkerProcess) -> No
     assert response.json()["alerts"], "the demo leaves scale-ai with firing alerts"
 
 
+def test_a_token_that_is_not_text_is_refused_as_documented(api_worker: WorkerProcess) -> None:
+    """Found by probing: a non-ASCII Authorization header once made the view raise (500)."""
+    for token in (b"Bearer \xff\xfe", b"Bearer caf\xc3\xa9"):
+        response = api_worker.post("/events", content=b"{}", headers={"Authorization": token})
+        assert response.status_code == 401
+        assert response.json() == {"error": "missing or wrong bearer token"}
+
+
 @schema.parametrize()
 @settings(
     max_examples=25,
