@@ -42,6 +42,13 @@ CASES: dict[tuple[str, str], tuple[str, ...]] = {
         "VendorwatchDeliveryFailing",
         "VendorwatchAlertsDLQGrowing",
     ),
+    (
+        "pipeline_alerts_test.yml",
+        "one notification retried every 5 minutes under Retry-After, never delivered",
+    ): (
+        "VendorwatchDeliveryFailing",
+        "VendorwatchAlertsDLQGrowing",
+    ),
     ("workers_missing_test.yml", "a replica that stops drops out of discovery"): (
         "VendorwatchWorkersMissing",
         "VendorwatchWorkerDown",
