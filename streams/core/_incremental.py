@@ -56,6 +56,7 @@ from vendorwatch.streams.core.scoring import (
     Score,
     client_detail,
     client_hazard,
+    client_word,
     combine_classes,
     counted_statements,
     current_reports,
@@ -607,7 +608,7 @@ class _Aggregates:
                     break
                 agg.ownership.offer(fact)
         for client, facts in state.clients.items():
-            fact = latest(facts, upto)
+            fact = client_word(facts, upto)
             if fact is not None:
                 agg.pauses.set(client, fact)
         agg.data.offboarded = latest(state.by_type.get(OFFBOARDED, []), upto)
@@ -746,8 +747,9 @@ class _Aggregates:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
             client = canonical(data.client)
-            if state.clients[client][-1] is fact:
-                self.pauses.set(client, fact)
+            # Even a late word may join the reports of the latest one (`scoring.client_word`).
+            word = client_word(state.clients[client], _FOREVER)
+            self.pauses.set(client, word)  # type: ignore[arg-type]
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
                 self.data.set(data.dataset, fact)

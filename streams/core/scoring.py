@@ -38,6 +38,7 @@ No I/O and no wall clock: `at` is an event time passed in, so live scoring and r
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -775,12 +776,33 @@ def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
     return Signal(hazard, ids, "; ".join(details))
 
 
+def t_of(fact: Fact) -> float:
+    return fact.t
+
+
+def client_word(facts: list[Fact], at: float) -> Fact | None:
+    """A client's latest word as of `at`, citing the reports of the same word just before it
+    (`Fact.also`): two outlets reporting one pause are one pause, cited twice. The latest
+    report dates it (a client's new report of its pause renews it, section 3)."""
+    i = len(facts) - 1 if facts and facts[-1].t <= at else bisect_right(facts, at, key=t_of) - 1
+    if i < 0:
+        return None
+    fact = facts[i]
+    start = i
+    while start and facts[start - 1].type == fact.type:
+        start -= 1
+    if start == i:
+        return fact
+    return fact._replace(also=tuple(f.event_id for f in facts[start:i]))
+
+
 def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
-    """peer_client_pause: the latest word of every client as of `at` that counts, summed in
-    (event time, arrival) order like any decaying signal."""
+    """peer_client_pause: the latest word of every client as of `at` that counts (with the
+    reports of it, `client_word`), summed in (event time, arrival) order like any decaying
+    signal."""
     terms = []
     for facts in state.clients.values():
-        fact = latest(facts, at)
+        fact = client_word(facts, at)
         base = None if fact is None else client_hazard(fact, policy)
         if fact is not None and base is not None and base > 0:
             terms.append((fact, base))

@@ -225,3 +225,14 @@ def test_a_person_moving_back_cancels_the_move_and_its_alert() -> None:
     assert signal(scored(*BASE, left, back, again), "key_person_to_competitor").event_ids == (
         again.id,
     )
+
+
+def test_one_pause_reported_by_two_sources_counts_once_and_cites_both() -> None:
+    a = event("client.paused", {"client": "OpenAI"}, at=T0 + days(1), source=NEWS)
+    b = event("client.paused", {"client": "OpenAI, Inc."}, at=T0 + days(2), source=WIRE)
+    both = scored(*BASE, a, b)
+    assert both.score == scored(*BASE, b).score  # the latest report dates the pause
+    counted = signal(both, "peer_client_pause")
+    assert set(counted.event_ids) == {a.id, b.id}
+    assert counted.detail.endswith("(2 reports)")
+    assert scored(*BASE, b, a) == both  # a late report of the same word joins it
