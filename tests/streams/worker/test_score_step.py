@@ -34,6 +34,7 @@ from vendorwatch.schemas.codec import encode_event
 from vendorwatch.schemas.events import Event, iso
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.records import score_record
+from vendorwatch.streams.core.state import event_key
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
 from vendorwatch.streams.kafka_io.partitioning import vendor_partition
@@ -228,7 +229,7 @@ def test_invalid_input_goes_to_the_dlq_with_its_reason_and_bytes_between_scored_
         first.id,
         last.id,
     ]
-    assert processor.states[p]["acme"].seen >= {first.id, last.id}
+    assert processor.states[p]["acme"].seen >= {event_key(first), event_key(last)}
 
 
 def test_an_event_already_in_the_history_is_not_written_again_and_scores_once() -> None:
@@ -364,7 +365,7 @@ def test_a_producer_duplicate_already_in_the_history_writes_nothing() -> None:
     sink = ListSink()
     run(score_step.handle([message(encode_event(first), partition=p, offset=1)], sink))
     assert sink.records == []
-    assert processor.states[p]["acme"].seen == {first.id}
+    assert processor.states[p]["acme"].seen == {event_key(first)}
 
 
 def test_the_steps_import_no_faust() -> None:
@@ -427,7 +428,7 @@ def test_an_event_dated_2052_goes_to_the_dlq_and_the_vendors_other_events_still_
     # everything else for the vendor went to the history and was scored, in order
     kept = [*before, *after]
     assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(e) for e in kept]
-    assert processor.states[p]["acme"].seen == {e.id for e in kept}
+    assert processor.states[p]["acme"].seen == {event_key(e) for e in kept}
     scores = [orjson.loads(r.value) for r in sink.on(topics.SCORES)]
     assert [s["caused_by"] for s in scores][-1] == after[-1].id
     assert scores[-1]["as_of"] == iso(NOW)  # scored at stream time, not "as of 2052"
