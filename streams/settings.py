@@ -14,6 +14,8 @@ producer idempotence) default per broker profile: Apache Kafka's, or the embedde
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -187,6 +189,21 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return ",".join(servers)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # a Standard Webhooks secret is `whsec_` + base64; refused here, at start, rather than
+        # when the first notification is signed (the message never repeats the secret)
+        text = value.get_secret_value() if value is not None else ""
+        if text.startswith("whsec_"):
+            try:
+                key = base64.b64decode(text[len("whsec_") :], validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if not key:
+                raise ValueError("a whsec_ secret must be non-empty base64 after the prefix")
+        return value
 
     @property
     def max_future_skew(self) -> float:
