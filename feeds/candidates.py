@@ -177,10 +177,10 @@ def cluster(candidates: Iterable[Candidate]) -> list[Candidate]:
                 continue
             best = _richer(kept, candidate)
             other = candidate if best is kept else kept
-            seen = {(*best.provenance.span, best.provenance.document)}
+            seen = {(*best.provenance.span, best.provenance.document, best.provenance.source)}
             citations = []
             for evidence in [*best.citations, other.provenance, *other.citations]:
-                marker = (*evidence.span, evidence.document)
+                marker = (*evidence.span, evidence.document, evidence.source)
                 if marker not in seen:
                     seen.add(marker)
                     citations.append(evidence)
