@@ -176,7 +176,7 @@ def main_text(html: str, source: str) -> tuple[str, dict[str, str | None]]:
     text = trafilatura.extract(html, include_comments=False, include_tables=False)
     if not text or len(text.strip()) < 40:
         raise DocumentError(source, "HTML page with no article text")
-    meta = trafilatura.extract_metadata(html)
+    meta = trafilatura.extract_metadata(html, extensive=False)  # no guessing from "© 2025"
     found = {
         "title": getattr(meta, "title", None),
         "publisher": getattr(meta, "sitename", None),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import trafilatura  # noqa: F401  (imported here: urllib3 probes IPv6 with a socket on import)
 from pytest_socket import disable_socket, enable_socket
 
 from vendorwatch.feeds.gazetteer import Gazetteer, read_registry

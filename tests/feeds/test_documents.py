@@ -70,7 +70,7 @@ def test_html_junk(tmp_path: Path) -> None:
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    with pytest.raises(DocumentError, match="empty|unknown language"):
+    with pytest.raises(DocumentError, match=r"empty|unknown language"):
         make_document(b"   \n", "empty.txt")
 
 
@@ -84,3 +84,11 @@ def test_empty_file(tmp_path: Path) -> None:
 )
 def test_language_detection(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def test_a_copyright_year_is_not_a_publication_date(tmp_path: Path) -> None:
+    document = make_document(
+        ARTICLE.encode(), "article.html", fetched=datetime(2025, 6, 20, tzinfo=UTC)
+    )
+    assert document.published is None
+    assert document.publisher == "Example News"
