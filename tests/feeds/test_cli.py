@@ -104,8 +104,9 @@ def test_review_accept_reject_merge_and_replay(tmp_path: Path) -> None:
     result = runner.invoke(app, ["feeds", "review", str(path), "--reject", statement,
                                  "--reviewer", "ana"])  # fmt: skip
     assert result.exit_code == 2
+    reason = "words, not a remediation"
     result = runner.invoke(app, ["feeds", "review", str(path), "--reject", statement,
-                                 "--reviewer", "ana", "--reason", "words, not a remediation"])  # fmt: skip
+                                 "--reviewer", "ana", "--reason", reason])  # fmt: skip
     assert result.exit_code == 0, result.output
 
     # an edit that makes the event invalid is refused with one line, nothing recorded
