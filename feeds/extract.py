@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ from vendorwatch.feeds.gazetteer import (
     slug,
 )
 from vendorwatch.feeds.normalise import (
+    ResolvedTime,
     find_money,
     is_historical,
     parse_count,
@@ -104,6 +106,8 @@ class Proposal:
     end: int
     confidence: float
     reasons: list[str] = field(default_factory=list)
+    time: datetime | None = None
+    """When a structured source states it (a filing's date): used as given, not estimated."""
 
 
 @dataclass(slots=True)
@@ -597,7 +601,11 @@ def to_candidate(document: Document, p: Proposal) -> Candidate | None:
         reasons.append(f"{name} is not a registered vendor")
         confidence *= 0.7
     reference = document.reference_time
-    resolved = resolve_time(document.text[p.start : p.end], reference)
+    resolved = (
+        ResolvedTime(p.time, "day", None)
+        if p.time is not None
+        else resolve_time(document.text[p.start : p.end], reference)
+    )
     historical = is_historical(resolved, reference)
     if historical:
         reasons.append(f"historical: {resolved.expression}, well before the article")
