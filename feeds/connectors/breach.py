@@ -21,8 +21,16 @@ from vendorwatch.feeds.documents import Document, DocumentError
 from vendorwatch.feeds.extract import Proposal, to_candidate
 from vendorwatch.feeds.gazetteer import VENDOR, Entity, Gazetteer
 
-HIGH_CLASSES = frozenset({"Passwords", "Credit cards", "Bank account numbers", "Auth tokens",
-                          "Partial credit card data", "Security questions and answers"})  # fmt: skip
+HIGH_CLASSES = frozenset(
+    {
+        "Passwords",
+        "Credit cards",
+        "Bank account numbers",
+        "Auth tokens",
+        "Partial credit card data",
+        "Security questions and answers",
+    }
+)
 """Data classes that make a breach high severity (credentials, payment data)."""
 SOURCE_CONFIDENCE = 0.9
 """HIBP verifies breaches before listing them; unverified ones count less (x0.6)."""
@@ -49,8 +57,14 @@ def read_breaches(
         yield DocumentError(source, "not a JSON breach list (expected an array)")
         return
     by_domain = {d.casefold(): v for v, ds in (domains or {}).items() for d in ds}
-    document = Document(source=source, text=text, language="en", publisher="Have I Been Pwned",
-                        fetched=fetched or datetime.now(UTC), kind="breach")  # fmt: skip
+    document = Document(
+        source=source,
+        text=text,
+        language="en",
+        publisher="Have I Been Pwned",
+        fetched=fetched or datetime.now(UTC),
+        kind="breach",
+    )
     seen = seen if seen is not None else set()
     search_from = 0
     for breach in breaches:
@@ -85,8 +99,11 @@ def _candidate(document: Document, breach: dict[str, Any], vendor: Entity, span:
     classes = [str(c) for c in breach.get("DataClasses") or []]
     severity = "high" if HIGH_CLASSES & set(classes) else "medium"
     title = f"{breach.get('Title') or breach['Name']} breach"
-    data: dict[str, Any] = {"title": title[:200], "severity": severity,
-                            "description": ("Data exposed: " + ", ".join(classes))[:4000]}  # fmt: skip
+    data: dict[str, Any] = {
+        "title": title[:200],
+        "severity": severity,
+        "description": ("Data exposed: " + ", ".join(classes))[:4000],
+    }
     if isinstance(breach.get("PwnCount"), int):
         data["records_exposed"] = breach["PwnCount"]
     try:
@@ -97,6 +114,7 @@ def _candidate(document: Document, breach: dict[str, Any], vendor: Entity, span:
     reasons = [f"HIBP breach {breach['Name']!r}", f"severity {severity} from the data classes"]
     if not breach.get("IsVerified", True):
         reasons.append("unverified breach")
-    proposal = Proposal("security.incident", vendor, data, span[0], span[1], confidence, reasons,
-                        time=when)  # fmt: skip
+    proposal = Proposal(
+        "security.incident", vendor, data, span[0], span[1], confidence, reasons, time=when
+    )
     return to_candidate(document, proposal)
