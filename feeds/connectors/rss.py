@@ -39,6 +39,8 @@ class PoliteFetcher:
     """Seconds between two requests (the SEC asks for at most 10 per second: 0.1 there)."""
     max_retries: int = 3
     max_wait: float = 300.0
+    user_agent: str = USER_AGENT
+    """The SEC requires one naming the requester and a contact address."""
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     _last: float | None = None
@@ -51,7 +53,7 @@ class PoliteFetcher:
                     self.sleep(wait)
             self._last = self.clock()
             try:
-                response = self.client.get(url, headers={"User-Agent": USER_AGENT})
+                response = self.client.get(url, headers={"User-Agent": self.user_agent})
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url}: {type(exc).__name__}") from None
             if response.status_code in (429, 503) and attempt < self.max_retries:
