@@ -76,5 +76,12 @@ def test_accepted_seed_candidates_page_on_scale_ai_quoting_the_article(
         assert "14,3 milliards de dollars de la part de Meta" in text  # the article's sentence
         assert "HyperAI" in text  # its publisher, as the source's label
 
-        history = worker.get("/vendors/scale-ai")
-        assert history.status_code == 200
+        # the API cites the sources too: the alerts' evidence and the events' provenance
+        detail = worker.get("/vendors/scale-ai").json()
+        stake_alert = next(a for a in detail["alerts"] if a["rule"] == "competitor_stake")
+        (evidence,) = stake_alert["evidence"]
+        assert "14,3 milliards de dollars" in evidence["quote"]
+        assert evidence["url"].endswith("004_c5024c2e11454a9d.txt")
+        cited = [e for e in detail["recent_events"] if "provenance" in e]
+        assert cited
+        assert all(e["provenance"]["reviewer"] == "analyst" for e in cited)
