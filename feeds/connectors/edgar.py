@@ -56,16 +56,17 @@ class Filing:
     items: tuple[str, ...]
     primary_document: str
 
+    archives_url: str = "https://www.sec.gov/Archives"
+
     @property
     def url(self) -> str:
         folder = self.accession.replace("-", "")
-        return (
-            f"https://www.sec.gov/Archives/edgar/data/{int(self.cik)}/{folder}/"
-            f"{self.primary_document}"
-        )
+        return f"{self.archives_url}/edgar/data/{int(self.cik)}/{folder}/{self.primary_document}"
 
 
-def read_submissions(data: bytes, source: str) -> list[Filing]:
+def read_submissions(
+    data: bytes, source: str, archives_url: str = "https://www.sec.gov/Archives"
+) -> list[Filing]:
     """The filings listed in a submissions JSON (its `filings.recent` arrays)."""
     try:
         raw = json.loads(data)
@@ -86,6 +87,7 @@ def read_submissions(data: bytes, source: str) -> list[Filing]:
                 filed=datetime.fromisoformat(recent["filingDate"][i]).replace(tzinfo=UTC),
                 items=tuple(x.strip() for x in items.split(",") if x.strip()),
                 primary_document=recent["primaryDocument"][i],
+                archives_url=archives_url,
             )
         )
     return filings
@@ -271,6 +273,9 @@ class EdgarConnector:
     reader: FilingReader
     seen: set[str] = field(default_factory=set)
     """Accession numbers already read: the cursor."""
+    data_url: str = "https://data.sec.gov"
+    archives_url: str = "https://www.sec.gov/Archives"
+    """Where the index and the filings are (a mirror may stand in)."""
 
     def __post_init__(self) -> None:
         if "@" not in self.fetcher.user_agent:
@@ -278,9 +283,9 @@ class EdgarConnector:
         self.fetcher.min_interval = max(self.fetcher.min_interval, SEC_MIN_INTERVAL)
 
     def poll(self, cik: str) -> Iterator[Candidate | DocumentError]:
-        url = f"https://data.sec.gov/submissions/CIK{cik.zfill(10)}.json"
+        url = f"{self.data_url}/submissions/CIK{cik.zfill(10)}.json"
         try:
-            filings = read_submissions(self.fetcher.get(url), url)
+            filings = read_submissions(self.fetcher.get(url), url, self.archives_url)
         except (FetchError, DocumentError) as exc:
             yield exc if isinstance(exc, DocumentError) else DocumentError(url, str(exc))
             return

@@ -272,3 +272,85 @@ def review_command(
     for c in waiting:
         _print_candidate(c)
     console.print(f"{len(waiting)} pending; log {log}", highlight=False)
+
+
+@feeds_app.command("run")
+def run_command(
+    config: Annotated[
+        Path, typer.Option("--config", help="Feeds configuration (YAML).", metavar="FILE")
+    ],
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            "--state-dir", help="Cursors, candidates.jsonl and the review log.", metavar="DIR"
+        ),
+    ] = Path(".vendorwatch/feeds"),
+    vendors: VendorsOpt = None,
+    policy_file: PolicyOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+    send: Annotated[
+        bool,
+        typer.Option("--send", help="Send auto-accepted events to the raw topic (Kafka)."),
+    ] = False,
+    bootstrap_servers: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap-servers",
+            help="Kafka for --send (env VENDORWATCH_BOOTSTRAP_SERVERS).",
+            metavar="HOSTS",
+        ),
+    ] = None,
+) -> None:
+    """Poll the configured sources: new candidates go to STATE_DIR/candidates.jsonl for
+    `feeds review`; those of auto-accepted kinds (never news by default) are accepted."""
+    import time
+
+    import httpx
+
+    from vendorwatch.feeds.gazetteer import Gazetteer, read_registry
+    from vendorwatch.feeds.poller import Poller, load_config
+
+    try:
+        settings = load_config(config)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    policy = policy_option(policy_file)
+    registry_path = vendors or demo_scenario_path()
+    if not registry_path.is_file():
+        raise fail(f"no such vendors file: {registry_path}", 2)
+    producer = None
+    if send:
+        from vendorwatch.streams.cli.common import settings_from
+        from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
+        from vendorwatch.streams.kafka_io.ingest import make_producer
+
+        try:
+            producer = make_producer(resolve_bootstrap(settings_from(
+                bootstrap_servers=bootstrap_servers)))  # fmt: skip
+        except NoKafkaError as exc:
+            raise fail(str(exc), 2) from None
+    poller = Poller(settings, Gazetteer(policy, read_registry(registry_path)), state_dir,
+                    httpx.Client(timeout=30, follow_redirects=True))  # fmt: skip
+    try:
+        while True:
+            report = poller.poll()
+            for error in report.errors:
+                err_console.print(error, highlight=False, markup=False, soft_wrap=True)
+            sent = 0
+            if producer is not None and report.accepted:
+                from vendorwatch.streams.kafka_io.ingest import ingest_lines
+
+                sent = ingest_lines(producer, report.accepted).sent
+            console.print(
+                f"{len(report.new)} new candidate(s), {len(report.accepted)} auto-accepted, "
+                f"{sent} sent, {len(report.errors)} error(s); review: {poller.candidates_file}",
+                highlight=False,
+            )
+            if once:
+                return
+            time.sleep(settings.interval_seconds)
+    except KeyboardInterrupt:
+        return
+    finally:
+        if producer is not None:
+            producer.close()

@@ -43,6 +43,7 @@ VENDORWATCH_SUBCOMMANDS: dict[str, set[str]] = {
     "replay": set(),
     "silence": {"add", "list", "expire"},
     "schemas": {"export"},
+    "feeds": {"run"},
 }
 """The `vendorwatch` commands a deployment may run (command -> its subcommands); each must match
 `vendorwatch --help`, which test_worker_commands_exist_in_the_real_cli checks for the ones used."""
