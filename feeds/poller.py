@@ -22,7 +22,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vendorwatch.feeds.candidates import Candidate, dump_candidates, load_candidates
+from vendorwatch.feeds.candidates import Candidate, cluster, dump_candidates, load_candidates
 from vendorwatch.feeds.connectors.breach import read_breaches
 from vendorwatch.feeds.connectors.edgar import EdgarConnector, FilingReader
 from vendorwatch.feeds.connectors.rss import Cursor, FetchError, PoliteFetcher, read_feed
@@ -144,7 +144,7 @@ class Poller:
             else:
                 found += self._breach(source, cursor, fetcher, report, now)
         known = self._known_ids()
-        report.new = [c for c in dict((c.id, c) for c in found).values() if c.id not in known]
+        report.new = [c for c in cluster(found) if c.id not in known]  # one per fact
         if report.new:
             with self.candidates_file.open("ab") as out:
                 out.write(dump_candidates(report.new))
