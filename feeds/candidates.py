@@ -146,7 +146,9 @@ class Candidate(BaseModel):
         return out
 
 
-def candidate_id(document_hash: str, type_: str, subject: str, key: str, span: tuple[int, int]):
+def candidate_id(
+    document_hash: str, type_: str, subject: str, key: str, span: tuple[int, int]
+) -> str:
     """Deterministic: same document, extractor version and reading -> same id."""
     raw = "\x1f".join([EXTRACTOR_ID, document_hash, type_, subject, key, f"{span[0]}:{span[1]}"])
     return "feeds-" + hashlib.sha256(raw.encode()).hexdigest()[:24]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vendorwatch.feeds.normalise import _RELATIVE, _parse_relative
+from vendorwatch.feeds.normalise import RELATIVE_DATE, parse_relative
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 """Files larger than this are refused unread: a news article or a filing's main document is a
@@ -185,7 +185,7 @@ def main_text(html: str, source: str) -> tuple[str, dict[str, str | None]]:
     return text, found
 
 
-_DATELINE = re.compile(r"^\s*(?:date\s+)?(?P<expr>" + _RELATIVE.pattern + r")\s*", re.I | re.M)
+_DATELINE = re.compile(r"^\s*(?:date\s+)?(?P<expr>" + RELATIVE_DATE.pattern + r")\s*", re.I | re.M)
 
 
 def dateline(text: str, fetched: datetime) -> datetime | None:
@@ -197,7 +197,7 @@ def dateline(text: str, fetched: datetime) -> datetime | None:
         line = head[m.start() : line_end if line_end != -1 else len(head)]
         if len(line.strip()) > len(m.group(0).strip()) + 60:
             continue  # a date inside a sentence is not a dateline
-        when = _parse_relative(m.group("expr"), fetched)
+        when = parse_relative(m.group("expr"), fetched)
         if when is not None and when <= fetched:
             return when
     return None

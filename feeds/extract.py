@@ -21,12 +21,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vendorwatch.feeds.candidates import EXTRACTOR_ID, Candidate, Evidence, candidate_id, cluster
+from vendorwatch.feeds.candidates import (
+    EXTRACTOR_ID,
+    KEY_FIELDS,
+    Candidate,
+    Evidence,
+    candidate_id,
+    cluster,
+)
 from vendorwatch.feeds.documents import Document
 from vendorwatch.feeds.gazetteer import (
     COMPETITOR,
     ORGANISATION,
-    UNKNOWN,
     VENDOR,
     Entity,
     Gazetteer,
@@ -40,6 +46,7 @@ from vendorwatch.feeds.normalise import (
     is_historical,
     parse_count,
     parse_factor,
+    parse_number,
     parse_percent,
     resolve_time,
 )
@@ -526,8 +533,6 @@ def rule_workforce(ctx: Context) -> Iterator[Proposal]:
     data: dict[str, Any] = {"contractors": count, "contractors_added": count}
     period = PERIOD.search(s.text)
     if period:
-        from vendorwatch.feeds.normalise import parse_number
-
         n = parse_number(period.group("n"))
         if n:
             data["period_days"] = max(
@@ -617,8 +622,6 @@ def to_candidate(document: Document, p: Proposal) -> Candidate | None:
     if document.published_estimated:
         reasons.append("publication date estimated from the page's dateline")
     span = (p.start, p.end)
-    from vendorwatch.feeds.candidates import KEY_FIELDS
-
     key_field = KEY_FIELDS.get(p.type)
     key = str(p.data.get(key_field, "")) if key_field else ""
     ident = candidate_id(document.content_hash, p.type, subject, key, span)
@@ -663,6 +666,3 @@ def extract(document: Document, gazetteer: Gazetteer) -> list[Candidate]:
     """The candidates of one document, one per fact it reports (repeats within it merged)."""
     candidates = [c for p in propose(document, gazetteer) if (c := to_candidate(document, p))]
     return cluster(candidates)
-
-
-__all__ = ["UNKNOWN", "Sentence", "extract", "propose", "sentences"]

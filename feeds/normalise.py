@@ -206,7 +206,7 @@ _MONTHS = (
     r"décembre|decembre|january|february|march|april|may|june|july|august|september|october|"
     r"november|december"
 )
-_RELATIVE = re.compile(
+RELATIVE_DATE = re.compile(
     r"\b(?:il\s+y\s+a\s+\d+\s+(?:jours?|semaines?|mois|ans?)|\d+\s+(?:days?|weeks?|months?|years?)"
     r"\s+ago|hier|avant-hier|yesterday|(?:le\s+|last\s+)?(?:lundi|mardi|mercredi|jeudi|vendredi|"
     r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -218,7 +218,7 @@ _RELATIVE = re.compile(
 )
 
 
-def _parse_relative(expression: str, base: datetime) -> datetime | None:
+def parse_relative(expression: str, base: datetime) -> datetime | None:
     parsed = dateparser.parse(
         expression,
         languages=["fr", "en"],
@@ -257,13 +257,13 @@ def resolve_time(text: str, published: datetime) -> ResolvedTime:
     m = _YEAR.search(text)
     if m and int(m.group("year")) <= published.year:
         year = int(m.group("year"))
-        if year < published.year or not _RELATIVE.search(text):
+        if year < published.year or not RELATIVE_DATE.search(text):
             return ResolvedTime(datetime(year, 1, 1, tzinfo=UTC), "year", m.group(0))
-    for m in _RELATIVE.finditer(text):
+    for m in RELATIVE_DATE.finditer(text):
         expression = m.group(0)
         if expression.casefold() in {"mai", "may", "mars", "march"}:
             continue  # "may" is a verb and "mars" a planet more often than months alone
-        when = _parse_relative(expression, published)
+        when = parse_relative(expression, published)
         if when is not None and when <= published + timedelta(days=1):
             return ResolvedTime(when, _precision(expression), expression)
     return ResolvedTime(published, "published", None)

@@ -141,7 +141,9 @@ def accept(
     return decision, event
 
 
-def reject(candidate: Candidate, reviewer: str, reason: str, now: datetime | None = None):
+def reject(
+    candidate: Candidate, reviewer: str, reason: str, now: datetime | None = None
+) -> Decision:
     """Reject a candidate, with the reason (required: a rejection teaches the rules)."""
     if not reason.strip():
         raise ReviewError("a rejection needs a reason")
@@ -155,7 +157,9 @@ def reject(candidate: Candidate, reviewer: str, reason: str, now: datetime | Non
     )
 
 
-def merge(candidate: Candidate, into: Candidate, reviewer: str, now: datetime | None = None):
+def merge(
+    candidate: Candidate, into: Candidate, reviewer: str, now: datetime | None = None
+) -> Decision:
     """Record that `candidate` reports the same fact as `into` (which stays to be decided)."""
     if candidate.id == into.id:
         raise ReviewError("a candidate cannot be merged into itself")
