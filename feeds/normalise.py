@@ -206,7 +206,7 @@ _MONTHS = (
     r"décembre|decembre|january|february|march|april|may|june|july|august|september|october|"
     r"november|december"
 )
-RELATIVE_DATE = re.compile(
+RELATIVE_DATE = re.compile(  # what `parse_relative` is given: relative and absolute dates
     r"\b(?:il\s+y\s+a\s+\d+\s+(?:jours?|semaines?|mois|ans?)|\d+\s+(?:days?|weeks?|months?|years?)"
     r"\s+ago|hier|avant-hier|yesterday|(?:le\s+|last\s+)?(?:lundi|mardi|mercredi|jeudi|vendredi|"
     r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -219,6 +219,9 @@ RELATIVE_DATE = re.compile(
 
 
 def parse_relative(expression: str, base: datetime) -> datetime | None:
+    """A date expression ("il y a 9 jours", "Lundi", "12 juin 2025") as an instant in UTC,
+    resolved by `dateparser` against `base` (a publication or fetch time, never the clock);
+    a month without a day is its first day. None if it is not a date."""
     parsed = dateparser.parse(
         expression,
         languages=["fr", "en"],
