@@ -154,13 +154,18 @@ def candidate_id(
     return "feeds-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def _richer(a: Candidate, b: Candidate) -> Candidate:
-    """The better of two reports of one fact: more data fields filled, then higher confidence,
-    then the earlier document position (deterministic)."""
+KIND_TRUST = {"filing": 2, "breach": 1, "news": 0}
+"""Which source kind stands for a fact several report: a filing states it, news reports it."""
 
-    def rank(c: Candidate) -> tuple[int, float, str]:
+
+def _richer(a: Candidate, b: Candidate) -> Candidate:
+    """The better of two reports of one fact: the more trusted source kind (a filing over the
+    article about it), then more data fields filled, then higher confidence, then the id
+    (deterministic)."""
+
+    def rank(c: Candidate) -> tuple[int, int, float, str]:
         filled = sum(v not in (None, "", [], 0) for v in c.data.values())
-        return filled, c.confidence, c.id
+        return KIND_TRUST.get(c.kind, 0), filled, c.confidence, c.id
 
     return a if rank(a) >= rank(b) else b
 

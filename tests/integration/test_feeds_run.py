@@ -107,6 +107,11 @@ def test_one_poll_reads_every_source_and_a_second_reads_nothing_again(
     filings = [orjson.loads(line) for line in lines if orjson.loads(line)["kind"] == "filing"]
     assert len(filings) == 4
     assert "4 auto-accepted, 4 sent" in out
+    # the news report of Meta's stake and the 13D are one fact: the filing stands, citing it
+    (stake,) = [f for f in filings if f["type"] == "ownership.stake_acquired"]
+    assert [c["source"] for c in stake["citations"]] == [
+        "https://news.example.org/2025/06/13/scale-meta"
+    ]
 
     # the filings reached the raw topic as events with their provenance; news did not
     records = read_topic(fresh_kafka.bootstrap_servers, topics.RAW, at_least=4)
