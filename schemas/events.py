@@ -238,6 +238,30 @@ class VendorStatement(Payload):
     text: Text
 
 
+class Provenance(BaseModel):
+    """Where an event read from a document comes from: the evidence behind a score.
+
+    Set by `vendorwatch feeds` when an analyst accepts a candidate extracted from an article, a
+    filing or a breach list; absent on events written by hand. It travels as one extension
+    attribute of the JSON (structured-mode) CloudEvent, `provenance`, so an event without it is
+    exactly what it was before; alerts and `vendorwatch history` quote it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    """The document: its URL, or the path it was read from."""
+    publisher: Name | None = None
+    quote: Text
+    """The sentence(s) the event was read from, exactly as in the document."""
+    span: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] | None = None
+    """[start, end) character offsets of the quote in the document's text."""
+    extractor: Identifier
+    """The extractor and its version, e.g. `vendorwatch-feeds/1`."""
+    confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    reviewer: Name | None = None
+    """Who accepted it (None: accepted by a source's auto-accept setting)."""
+
+
 class Retraction(Payload):
     """The producer takes back one of its own earlier events: it no longer counts anywhere.
 
@@ -268,6 +292,8 @@ class _Envelope(BaseModel):
     subject: VendorId
     dataschema: Annotated[str, StringConstraints(max_length=512)] | None = None
     datacontenttype: Literal["application/json"] | None = None
+    provenance: Provenance | None = None
+    """Extension attribute: the source behind an event that came from a feed (`Provenance`)."""
     replaces: EventId | None = None
 
 

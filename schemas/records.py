@@ -60,6 +60,18 @@ class ScoreRecord(BaseModel):
     published_at: float = Field(description="Wall clock of the writer, unix seconds.")
 
 
+class Evidence(BaseModel):
+    """Where an alert's event was read from, for events accepted from `vendorwatch feeds` (the
+    event's `provenance`, shortened to what a notification quotes)."""
+
+    model_config = _RECORD
+
+    event_id: str
+    url: str
+    publisher: str | None
+    quote: str
+
+
 class AlertRecord(BaseModel):
     """An alert transition on `vendorwatch.alerts` (keyed by vendor id): a rule started or
     stopped firing for a vendor. `id` is deterministic, so a redelivery can be dropped."""
@@ -85,6 +97,9 @@ class AlertRecord(BaseModel):
     contributions: list[Contribution]
     policy_version: str
     as_of: AwareDatetime
+    evidence: list[Evidence] = Field(
+        default=[], description="Sources of those of `event_ids` read from documents."
+    )
 
 
 class Payload(BaseModel):

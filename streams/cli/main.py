@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "history": "replay",
     "export": "replay",
     "rebuild": "replay",
+    "feeds": "feeds",
 }
 """Command name -> module under `vendorwatch.streams.cli` that registers it."""
 

@@ -97,6 +97,9 @@ class Transition:
     them only when read: replay keeps most transitions without ever publishing them."""
     policy_version: str
     as_of: float
+    evidence: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """Where the alert's events came from, for those read from documents: event id, URL,
+    publisher, quote (`VendorState.evidence`), so a notification can cite its sources."""
 
     @property
     def contributions(self) -> tuple[Contribution, ...]:
@@ -139,6 +142,7 @@ class Transition:
             "contributions": [c.to_dict() for c in self.contributions],
             "policy_version": self.policy_version,
             "as_of": iso(self.as_of),
+            "evidence": list(self.evidence),
         }
 
 
@@ -511,7 +515,21 @@ def _transition(
         explained=current,
         policy_version=current.policy_version,
         as_of=ctx.at,
+        evidence=cited(ctx.state, firing.event_ids),
     )
+
+
+def cited(state: VendorState, event_ids: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """The provenance of those of `event_ids` that were read from documents."""
+    if not state.evidence:
+        return ()
+    found = []
+    for event_id in event_ids:
+        p = state.evidence.get(event_id)
+        if p is not None:
+            found.append({"event_id": event_id, "url": p.url, "publisher": p.publisher,
+                          "quote": p.quote})  # fmt: skip
+    return tuple(found)
 
 
 def caused_by(event: Event | None, at: float) -> str:

@@ -35,7 +35,7 @@ from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vendorwatch.schemas.events import Event, Payload, unix_seconds
+from vendorwatch.schemas.events import Event, Payload, Provenance, unix_seconds
 from vendorwatch.streams.core.names import VendorNames, canonical
 
 KEYED_BY_DATASET = frozenset({"data.shared", "data.revoked"})
@@ -138,6 +138,9 @@ class VendorState:
     """How many events this state accepted: the arrival number of the latest fact."""
     last_fact: Fact | None = field(default=None, compare=False, repr=False)
     """The fact the latest `apply` added: what a cache synced one event ago is missing."""
+    evidence: dict[str, Provenance] = field(default_factory=dict, compare=False, repr=False)
+    """The provenance of the events read from documents (`vendorwatch feeds`), by event id:
+    what an alert quotes as its source. Derived from the events like the facts."""
     caches: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Derived data kept by `scoring` per policy version, so a score after each event does not
     re-read the whole history. Not part of the state's value: excluded from equality, not copied."""
@@ -197,6 +200,7 @@ class VendorState:
             last_t=self.last_t,
             arrived=self.arrived,
             last_fact=self.last_fact,
+            evidence=dict(self.evidence),
         )
 
 
@@ -240,6 +244,9 @@ def apply(state: VendorState, event: Event) -> VendorState:
     if key in seen:
         return state
     seen.add(key)
+    provenance = event.provenance
+    if provenance is not None:
+        state.evidence[event.id] = provenance
     t = unix_seconds(event.time)
     kind = event.type
     data: Any = event.data
