@@ -74,12 +74,13 @@ def broker(
     )
     configure_logging("console", settings.log_level)
     with kafka_for(settings) as bootstrap:
-        console.print(
-            f"embedded broker at [bold]{bootstrap}[/]  (data dir {settings.data_dir}); "
-            f"Ctrl-C to stop"
-        )
-        console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} vendorwatch worker")
+        # clients use the proxy: it acknowledges a produce once the journal has it on disk
         marker = orjson.loads((settings.data_dir / EMBEDDED_FILE).read_bytes())
+        public = marker["bootstrap_servers"]
+        console.print(
+            f"embedded broker at [bold]{public}[/]  (data dir {settings.data_dir}); Ctrl-C to stop"
+        )
+        console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={public} vendorwatch worker")
         console.print(f"  kcat -b {marker['kcat_bootstrap_servers']} ...  (librdkafka 2.0 clients)")
 
         async def serve() -> None:
