@@ -129,7 +129,17 @@ def _settle(loop: asyncio.AbstractEventLoop, future: Any, error: BaseException |
         loop.call_soon_threadsafe(settle)
 
 
+_installed: AckGate | None = None
+
+
 def install(gate: AckGate | None) -> None:
     """Make ``gate`` the process's gate (None removes it): code in lower layers that
     acknowledges produces reaches it through `streams.kafka_io.durability`."""
+    global _installed
+    _installed = gate
     durability.set_waiter(None if gate is None else gate.wait)
+
+
+def installed() -> AckGate | None:
+    """The gate of the embedded broker this process owns, if any."""
+    return _installed
