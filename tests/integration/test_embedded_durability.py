@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import importlib.util
 import os
@@ -151,6 +152,7 @@ def send_until_killed(
     """Send ``lines[i]`` for each index, adding ``i`` to ``acked`` when its ack arrives; once
     ``acked`` holds ``kill_at`` events, call ``kill``."""
     from kafka import KafkaProducer
+    from kafka.errors import KafkaTimeoutError
 
     lock = threading.Lock()
     producer = KafkaProducer(
@@ -159,7 +161,9 @@ def send_until_killed(
         linger_ms=5,
         batch_size=64 * 1024,
         retries=0,  # a retry could reorder a partition; the test re-sends itself
-        request_timeout_ms=30_000,
+        # after the kill what is in flight fails within seconds, so close() returns
+        request_timeout_ms=2_000,
+        delivery_timeout_ms=3_000,
     )
 
     def on_ack(index: int) -> Any:
@@ -180,7 +184,8 @@ def send_until_killed(
         with lock:  # no ack can be recorded after this point: they are counted or lost
             kill()
     finally:
-        producer.close(timeout=2)
+        with contextlib.suppress(KafkaTimeoutError):
+            producer.close(timeout=5)
 
 
 def history_when_complete(bootstrap: str, n_events: int, timeout: float) -> list[str]:
