@@ -41,8 +41,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
 
+from tests.conftest import require_tool
+from vendorwatch.streams.embedded.ack_gate import AckGate
 from vendorwatch.streams.embedded.broker import free_loopback_port
+from vendorwatch.streams.embedded.compat_proxy import CompatProxy
+from vendorwatch.streams.embedded.journal import Journal, JournalMirror
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.compat import fetch_end_offsets, stop_consumer
 
@@ -51,6 +56,8 @@ from .workers import (
     VENDORWATCH,
     WaitTimeout,
     WorkerProcess,
+    event_line,
+    fresh_broker,
     offline_scores,
     require_tansu,
     score_differences,
@@ -306,3 +313,59 @@ def wait_converged(
         return wait_until(converged, "live scores equal to the offline fold", timeout=timeout)
     except WaitTimeout:
         return last
+
+
+@pytest.mark.parametrize("client", ["aiokafka", "kcat"])
+def test_the_proxy_holds_an_ack_until_the_journal_has_it(tmp_path: Path, client: str) -> None:
+    """No mirror, no ack: a produce through the gated proxy stays unacknowledged while nothing
+    journals it, and is acknowledged once the mirror has written and fsynced it. With aiokafka
+    (what vendorwatch's clients speak) and kcat (librdkafka 2.0, another Produce version)."""
+    require_tansu()
+    kcat = require_tool("kcat") if client == "kcat" else ""
+    line = event_line(
+        "held-1", "vendor.registered", "acme", {"name": "Acme"}, "2025-01-01T00:00:00Z"
+    )
+    journal = Journal(tmp_path / "journal")
+    gate = AckGate(topics.PERSISTED_IN_EMBEDDED_MODE)
+
+    async def produce_held(bootstrap: str, proxy: str) -> None:
+        ack = asyncio.create_task(send(proxy))
+        await asyncio.sleep(1.0)
+        assert not ack.done(), "acknowledged before anything journaled it"
+        mirror = JournalMirror(journal, bootstrap, gate=gate, fetch_max_wait_ms=25)
+        await mirror.start()
+        try:
+            await asyncio.wait_for(ack, 10)
+            on_disk = mirror.positions[TopicPartition(topics.RAW, 0)]
+            assert on_disk == 1, "acknowledged before the journal's fsync"
+        finally:
+            await mirror.stop()
+        assert [r.value for r in journal.read(topics.RAW, 0)] == [line]
+
+    async def send(proxy: str) -> None:
+        if client == "kcat":
+            process = await asyncio.create_subprocess_exec(
+                kcat,
+                "-P",
+                "-b",
+                proxy,
+                "-t",
+                topics.RAW,
+                "-p",
+                "0",
+                "-X",
+                "request.required.acks=all",
+                stdin=subprocess.PIPE,
+            )
+            await process.communicate(line + b"\n")
+            assert process.returncode == 0
+            return
+        producer = AIOKafkaProducer(bootstrap_servers=proxy, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.RAW, line, partition=0)
+        finally:
+            await producer.stop()
+
+    with fresh_broker() as broker, CompatProxy(broker.host, broker.port, gate=gate) as proxy:
+        asyncio.run(produce_held(broker.bootstrap_servers, proxy.bootstrap_servers))
