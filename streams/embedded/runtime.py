@@ -20,7 +20,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
@@ -32,6 +32,9 @@ from vendorwatch.streams.embedded.compat_proxy import CompatProxy
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.topics import GROUP_ID
 from vendorwatch.streams.settings import Settings
+
+if TYPE_CHECKING:
+    from vendorwatch.streams.embedded.journal import JournalMirror
 
 log = structlog.get_logger(__name__)
 
@@ -172,7 +175,7 @@ def run_faust_worker(
         worker.execute_from_commandline()
 
 
-def make_mirror(directory: Path, bootstrap: str) -> Any:
+def make_mirror(directory: Path, bootstrap: str) -> JournalMirror:
     """The journal mirror of this process's embedded broker, releasing the acks that wait for
     it (the gate `kafka_for` installed)."""
     from vendorwatch.streams.embedded.journal import JournalMirror
@@ -187,7 +190,7 @@ def make_mirror(directory: Path, bootstrap: str) -> Any:
 
 
 async def save_group_offsets(
-    mirror: Any, path: Path, group: str, committed: dict[Any, int | None]
+    mirror: JournalMirror, path: Path, group: str, committed: dict[Any, int | None]
 ) -> None:
     """Save `committed` (taken before the call) once the journal holds everything the broker
     had when it was taken: the records the group has passed and what it wrote for them.
@@ -215,6 +218,7 @@ def attach_journal_mirror(app: Any, directory: Path, bootstrap: str) -> None:
     """Run the journal mirror as a service of the Faust app (started and stopped with it), and
     keep the group's committed offsets next to the journal (see `group_offsets`)."""
     import faust
+    from aiokafka.errors import KafkaError
 
     from vendorwatch.streams.embedded.journal import JournalError
 
@@ -225,7 +229,7 @@ def attach_journal_mirror(app: Any, directory: Path, bootstrap: str) -> None:
         committed = dict(app.consumer._committed_offset)  # Faust has no getter
         try:
             await save_group_offsets(mirror, offsets_path, app.conf.id, committed)
-        except (JournalError, TimeoutError) as exc:  # the previous file stays: older, still safe
+        except (JournalError, KafkaError, OSError) as exc:  # incl. timeouts; the old file stays
             log.warning("group_offsets_not_saved", error=str(exc) or type(exc).__name__)
 
     @app.service
@@ -246,6 +250,7 @@ async def serve_journal(settings: Settings, bootstrap: str, stop: asyncio.Event)
     """`vendorwatch broker`: mirror the history to the journal and snapshot the workers' group
     offsets until `stop` is set (the workers run elsewhere, so the broker process does both)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import KafkaError
 
     from vendorwatch.streams.embedded.journal import JournalError
     from vendorwatch.streams.kafka_io.compat import stop_consumer
@@ -270,7 +275,7 @@ async def serve_journal(settings: Settings, bootstrap: str, stop: asyncio.Event)
             try:
                 path = directory / group_offsets.FILENAME
                 await save_group_offsets(mirror, path, GROUP_ID, offsets)
-            except (JournalError, TimeoutError) as exc:
+            except (JournalError, KafkaError, OSError) as exc:
                 log.warning("group_offsets_not_saved", error=str(exc) or type(exc).__name__)
     finally:
         await stop_consumer(consumer)

@@ -45,10 +45,12 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from tests.conftest import require_tool
+from vendorwatch.streams.embedded import group_offsets
 from vendorwatch.streams.embedded.ack_gate import AckGate
 from vendorwatch.streams.embedded.broker import free_loopback_port
 from vendorwatch.streams.embedded.compat_proxy import CompatProxy
 from vendorwatch.streams.embedded.journal import Journal, JournalMirror
+from vendorwatch.streams.embedded.runtime import save_group_offsets
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.compat import fetch_end_offsets, stop_consumer
 
@@ -76,6 +78,7 @@ N_VENDORS = 200
 KILLS = 3
 POSTED = 300
 """Events sent with POST /events (the rest of the last round goes with `vendorwatch ingest`)."""
+TP_SCORES = TopicPartition(topics.SCORES, 0)
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"}
 
 
@@ -379,3 +382,33 @@ def test_the_proxy_holds_an_ack_until_the_journal_has_it(tmp_path: Path, client:
 
     with fresh_broker() as broker, CompatProxy(broker.host, broker.port, gate=gate) as proxy:
         asyncio.run(produce_held(broker.bootstrap_servers, proxy.bootstrap_servers))
+
+
+def test_saved_group_offsets_never_run_ahead_of_the_journal(tmp_path: Path) -> None:
+    """An offset the group committed past what the journal holds is saved capped at the
+    journal's length, and only once the mirror has caught up with the broker."""
+    require_tansu()
+    journal = Journal(tmp_path / "journal")
+    path = tmp_path / "journal" / group_offsets.FILENAME
+    raw0 = TopicPartition(topics.RAW, 0)
+    events0 = TopicPartition(topics.EVENTS, 0)
+
+    async def scenario(bootstrap: str) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        mirror = JournalMirror(journal, bootstrap, fetch_max_wait_ms=25)
+        await mirror.start()
+        try:
+            for i in range(5):
+                await producer.send_and_wait(topics.RAW, b"r%d" % i, partition=0)
+            await producer.send_and_wait(topics.EVENTS, b"e", partition=0)
+            # raw: the group is at 3 of 5; events: an offset past the end (cannot be journaled)
+            await save_group_offsets(mirror, path, "g", {raw0: 3, events0: 9, TP_SCORES: None})
+            assert mirror.positions[raw0] == 5
+        finally:
+            await mirror.stop()
+            await producer.stop()
+
+    with fresh_broker() as broker:
+        asyncio.run(scenario(broker.bootstrap_servers))
+    assert group_offsets.load(path) == ("g", {raw0: 3, events0: 1})
