@@ -1,8 +1,8 @@
 """An append-only on-disk journal that lets the memory-only embedded broker keep its history.
 
-Tansu stores nothing on disk (docs/broker.md, deviation 4), yet `vendorwatch demo` must come
-back after a restart with the history it had: the events, the DLQ, the alerts and the silences
-(``topics.PERSISTED_IN_EMBEDDED_MODE``). Derived state (scores, tables) is rebuilt from them.
+Tansu stores nothing on disk (docs/broker.md, deviation 4), yet an embedded worker must come
+back after a restart, or a kill -9, with everything it had: the raw input it acknowledged, the
+history, the DLQs, scores, alerts and silences (``topics.PERSISTED_IN_EMBEDDED_MODE``).
 
 * :class:`JournalMirror` consumes those topics from the broker with its own group-less consumer
   and appends every record to ``<journal>/<topic>/<partition>.log``. Its position is the number
