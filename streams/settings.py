@@ -6,6 +6,8 @@ variable's name instead of failing minutes later inside a Kafka client.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -95,6 +97,21 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return ",".join(servers)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # a Standard Webhooks secret is `whsec_` + base64; refused here, at start, rather than
+        # when the first notification is signed (the message never repeats the secret)
+        text = value.get_secret_value() if value is not None else ""
+        if text.startswith("whsec_"):
+            try:
+                key = base64.b64decode(text[len("whsec_") :], validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if not key:
+                raise ValueError("a whsec_ secret must be non-empty base64 after the prefix")
+        return value
 
     @property
     def max_future_skew(self) -> float:

@@ -1,4 +1,4 @@
-"""Names that resolve (issue 16): legal forms, aliases of competitors, of our organisation and
+"""Names that resolve: legal forms, aliases of competitors, of our organisation and
 of the vendor, near misses that are never silent, and the key-person rule (a move counts only
 from the vendor). Each case runs through the real codec and the `Processor`, and the readable
 reference (`scoring.score`) must say the same as the live engine."""
@@ -100,7 +100,7 @@ def test_near_misses_are_close_names_and_unrelated_names_are_not() -> None:
     assert closest("x", known) is None  # too short to say anything
 
 
-# --- the issue's rows -----------------------------------------------------------------------------
+# --- the cases a reviewer checks ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
