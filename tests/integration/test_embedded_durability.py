@@ -95,8 +95,11 @@ def synthetic_lines(n_events: int, n_vendors: int, seed: int) -> list[bytes]:
     return lines
 
 
-def start_embedded_worker(data_dir: Path) -> WorkerProcess:
-    """`vendorwatch worker` with no Kafka configured, leading its own process group."""
+def start_embedded_worker(data_dir: Path, *, ready: bool = True) -> WorkerProcess:
+    """`vendorwatch worker` with no Kafka configured, leading its own process group. Returns
+    once it is ready, or with ``ready=False`` once its broker is up with the journal restored
+    and the journal mirror runs, which is when acks can come (its read view may still be
+    catching up)."""
     port = free_loopback_port()
     log_path = data_dir / f"worker-{port}.log"
     argv = [VENDORWATCH, "worker", "--web-port", str(port), "--data-dir", str(data_dir)]
@@ -111,7 +114,17 @@ def start_embedded_worker(data_dir: Path) -> WorkerProcess:
             start_new_session=True,
         )
     worker = WorkerProcess(proc, port, data_dir, log_path, argv)
-    worker.wait_ready(timeout=90)
+    if ready:
+        worker.wait_ready(timeout=90)
+        return worker
+
+    def restored() -> bool:
+        if not worker.alive():
+            raise WaitTimeout(f"worker died while starting\n{worker.describe()}")
+        marker = orjson.loads((data_dir / "embedded.json").read_bytes())
+        return marker["pid"] == worker.pid and b'"journal.mirror_started"' in log_path.read_bytes()
+
+    wait_until(restored, "the journal mirror", timeout=90, interval=0.1, describe=worker.describe)
     return worker
 
 
@@ -175,10 +188,13 @@ def send_until_killed(
         acks="all",
         linger_ms=5,
         batch_size=64 * 1024,
-        retries=0,  # a retry could reorder a partition; the test re-sends itself
-        # after the kill what is in flight fails within seconds, so close() returns
-        request_timeout_ms=2_000,
-        delivery_timeout_ms=3_000,
+        # No retries and no expiry before the kill: a batch that failed or expired while later
+        # ones got through would reorder its partition when re-sent, and the offline fold
+        # follows the file's order. After the kill, what was in flight fails at once (the
+        # connection is gone); what was never sent expires in the background after close().
+        retries=0,
+        request_timeout_ms=15_000,
+        delivery_timeout_ms=20_000,
     )
 
     def on_ack(index: int) -> Any:
@@ -199,8 +215,8 @@ def send_until_killed(
         with lock:  # no ack can be recorded after this point: they are counted or lost
             kill()
     finally:
-        with contextlib.suppress(KafkaTimeoutError):
-            producer.close(timeout=5)
+        with contextlib.suppress(KafkaTimeoutError):  # unsent batches of a killed broker
+            producer.close(timeout=1)
 
 
 def history_when_complete(bootstrap: str, n_events: int, timeout: float) -> list[str]:
@@ -259,7 +275,8 @@ def test_acknowledged_events_survive_kill_9_of_the_embedded_worker(
                 kill_at,
                 functools.partial(kill_group, worker),
             )
-            worker = start_embedded_worker(data_dir)
+            # the last one takes POST /events next, so it must be ready
+            worker = start_embedded_worker(data_dir, ready=kill_at == kill_points[-1])
             workers.append(worker)
             restored = set(ids_in(proxy_address(data_dir), topics.RAW))
             lost = sorted(i for i in acked if all_ids[i] not in restored)
@@ -288,7 +305,7 @@ def test_acknowledged_events_survive_kill_9_of_the_embedded_worker(
         assert f"sent {len(rest)} event(s)" in done.stdout
         kill_group(worker)
 
-        worker = start_embedded_worker(data_dir)
+        worker = start_embedded_worker(data_dir, ready=False)
         workers.append(worker)
         history = history_when_complete(proxy_address(data_dir), N_EVENTS, timeout=120)
         copies = collections.Counter(history)
