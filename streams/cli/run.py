@@ -115,18 +115,20 @@ def broker(
     require_embedded_broker()
     configure_logging("console", settings.log_level)
     with kafka_for(settings) as bootstrap:
+        # clients use the proxy: it acknowledges a produce once the journal has it on disk
+        marker = orjson.loads((settings.data_dir / EMBEDDED_FILE).read_bytes())
+        public = marker["bootstrap_servers"]
         console.print(
             Text.assemble(
                 "embedded broker at ",
-                (bootstrap, "bold"),
+                (public, "bold"),
                 f"  (data dir {settings.data_dir}); Ctrl-C to stop",
             )
         )
         console.print(
-            f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} VENDORWATCH_BROKER_PROFILE=tansu "
+            f"  VENDORWATCH_BOOTSTRAP_SERVERS={public} VENDORWATCH_BROKER_PROFILE=tansu "
             "vendorwatch worker"
         )
-        marker = orjson.loads((settings.data_dir / EMBEDDED_FILE).read_bytes())
         console.print(f"  kcat -b {marker['kcat_bootstrap_servers']} ...  (librdkafka 2.0 clients)")
 
         async def serve() -> None:

@@ -26,6 +26,7 @@ from vendorwatch.schemas.codec import (
     validate_event,
 )
 from vendorwatch.streams.kafka_io.deadletter import claimed_in
+from vendorwatch.streams.kafka_io.durability import wait_durable
 from vendorwatch.streams.worker.openapi import (
     MAX_EVENTS_PER_REQUEST,
     openapi_document,
@@ -150,10 +151,15 @@ def register_views(pipeline: Pipeline) -> None:
                 return self.json(
                     {"error": "invalid events; none accepted", "errors": errors}, status=400
                 )
-            for event in events:
+            sent = [
                 # into the raw topic keyed by vendor, like any producer: the worker that owns
                 # the vendor's partition writes the history and scores it (streams/worker/app.py)
                 await pipeline.raw_topic.send(key=event.subject.encode(), value=encode_event(event))
+                for event in events
+            ]
+            for delivery in sent:  # 202 only for what the broker holds, durably (journaled)
+                meta = await delivery
+                await wait_durable(meta.topic, meta.partition, meta.offset)
             return self.json({"accepted": [e.id for e in events]}, status=202)
 
     @app.page("/healthz")
