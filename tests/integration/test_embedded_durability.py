@@ -1,4 +1,4 @@
-"""An acknowledged event survives kill -9 of the whole embedded process (issue 17).
+"""An acknowledged event survives kill -9 of the whole embedded process.
 
 The worker runs with no Kafka configured: Tansu (memory only) in its own process, the journal
 mirror and the proxy inside the worker. A producer sends 20,000 synthetic events through the
@@ -102,7 +102,7 @@ def start_embedded_worker(data_dir: Path, *, ready: bool = True) -> WorkerProces
     catching up)."""
     port = free_loopback_port()
     log_path = data_dir / f"worker-{port}.log"
-    argv = [VENDORWATCH, "worker", "--web-port", str(port), "--data-dir", str(data_dir)]
+    argv = [VENDORWATCH, "worker", "--embedded", "--web-port", str(port), "--data-dir", str(data_dir)]
     env = worker_env({"VENDORWATCH_WORKER_ID": f"durable-{port}"})
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
