@@ -6,15 +6,17 @@
 * ``tansu``: one embedded broker for the whole session (real broker, no mocks).
 * ``unique_topic``: topic names no other test uses, so tests can share the broker.
 
-The suite runs in parallel (`make test`: pytest-xdist, ``--dist loadgroup``). Two collection
-hooks here make that work for any test, new ones included:
+The suite runs in parallel (`make test`: pytest-xdist, ``--dist loadgroup``). A collection
+hook here makes that work for any test, new ones included:
 
-* a test that uses a module-scoped fixture (a broker or worker its module shares) is put in an
-  ``xdist_group`` named after its module, so the module's tests run in one process and the
-  fixture starts once, not once per process;
-* the order of work: tests marked ``slow`` first, then the other integration tests, then the
-  rest, so the longest tests start at once and the short ones fill in around them instead of a
-  long test starting last and running alone.
+* units of work: a module's tests run in one process (an ``xdist_group`` named after the
+  module), so a fixture the module shares (a broker or a worker) starts once, not once per
+  process, and the processes are handed a hundred modules rather than eight hundred tests one
+  by one; a test marked ``slow`` is a unit of its own (unless it shares a module fixture), so
+  the slow ones spread over the processes;
+* the order of work: units with a ``slow`` test first, then the other integration tests, then
+  the rest, so the longest tests start at once and the short ones fill in around them instead
+  of a long test starting last and running alone.
 
 Each xdist process has its own session fixtures (``tansu``, ``demo_worker``): every server a
 test starts picks a free loopback port, never a fixed one.
@@ -70,25 +72,28 @@ def _group_of(item: pytest.Item) -> str | None:
     return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
 
 
+def _unit_of_work(item: pytest.Item) -> str:
+    """The xdist group ``item`` runs in: its own for a ``slow`` test (so the slow ones spread
+    over the processes), its module's for any other (or one that shares a module fixture)."""
+    if item.get_closest_marker("slow") is not None and not _uses_a_module_fixture(item):
+        return item.nodeid
+    return item.nodeid.split("::", 1)[0]
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests that share a module fixture, and put the longest first (see the module
-    docstring). A group moves as one (its most urgent test decides), and the sort is stable, so
+    """Put every test in a unit of work, and the longest units first (see the module
+    docstring). A unit moves as one (its most urgent test decides), and the sort is stable, so
     a module's fixture is still set up once when the suite runs in a single process."""
     for item in items:
-        if _uses_a_module_fixture(item) and _group_of(item) is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-    group_order: dict[str, tuple[int, float]] = {}
+        if _group_of(item) is None:
+            item.add_marker(pytest.mark.xdist_group(_unit_of_work(item)))
+    unit_order: dict[str, tuple[int, float]] = {}
     for item in items:
         group = _group_of(item)
-        if group is not None:
-            group_order[group] = min(group_order.get(group, (2, 0.0)), _work_order(item))
-
-    def order(item: pytest.Item) -> tuple[int, float]:
-        group = _group_of(item)
-        return group_order[group] if group is not None else _work_order(item)
-
-    items.sort(key=order)
+        assert group is not None
+        unit_order[group] = min(unit_order.get(group, (2, 0.0)), _work_order(item))
+    items.sort(key=lambda item: unit_order[str(_group_of(item))])
 
 
 def tools_required() -> bool:
