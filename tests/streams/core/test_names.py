@@ -1,4 +1,4 @@
-"""Names that resolve (issue 16): legal forms, aliases of competitors, of our organisation and
+"""Names that resolve: legal forms, aliases of competitors, of our organisation and
 of the vendor, near misses that are never silent, and the key-person rule (a move counts only
 from the vendor). Each case runs through the real codec and the `Processor`, and the readable
 reference (`scoring.score`) must say the same as the live engine."""

@@ -1,4 +1,4 @@
-"""Ownership: the latest report per competitor states what it holds (issue 16's rows).
+"""Ownership: the latest report per competitor states what it holds, case by case.
 
 Each case is checked offline (the reference `scoring.score`, which `scored` holds equal to the
 live engine) and through the `Processor` with the shipped policy, and the alert's notifications
