@@ -2,8 +2,8 @@
 # `make check` is the fast loop while working: lint, import contracts and every test that needs
 # no broker or server.
 PYTHON ?= python3
-# pytest processes (pytest-xdist): one per CPU. The integration tests mostly wait on workers and
-# brokers, the unit tests are CPU-bound; both halve their time on this project's 2 CPUs.
+# pytest processes (pytest-xdist): one per CPU. Most integration tests wait on workers, brokers
+# and clocks, so two processes on this project's 2 CPUs nearly halve `make test` (README.md).
 # `make test WORKERS=0` runs in one process.
 WORKERS ?= auto
 VENV ?= .venv
