@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,chart]'
+	$(BIN)/pip install --quiet -e '.[dev,chart,feeds,embedded]'
 	touch $(STAMP)
 
 demo: $(STAMP)

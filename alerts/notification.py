@@ -45,6 +45,19 @@ class ContributionView(BaseModel):
     detail: str = ""
 
 
+class EvidenceView(BaseModel):
+    """Where an event behind an alert was read (an article, a filing): the quote and its URL.
+
+    Only events accepted from `vendorwatch feeds` carry one; the text is untrusted."""
+
+    model_config = _FROZEN
+
+    event_id: str
+    url: str
+    publisher: str | None = None
+    quote: str
+
+
 class AlertItem(BaseModel):
     """One alert (a vendor x rule pair) inside a notification, firing or resolved."""
 
@@ -58,6 +71,8 @@ class AlertItem(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None
     event_ids: tuple[str, ...]
+    evidence: tuple[EvidenceView, ...] = ()
+    """The sources of those of `event_ids` read from documents."""
 
     @model_validator(mode="after")
     def _ends_at_matches_status(self) -> AlertItem:

@@ -22,6 +22,7 @@ from typing import Any
 from vendorwatch.alerts.notification import (
     AlertItem,
     ContributionView,
+    EvidenceView,
     Notification,
     max_severity,
     severity_rank,
@@ -46,6 +47,7 @@ def _item(record: dict[str, Any]) -> AlertItem:
         starts_at=_dt(record["starts_at"]),  # type: ignore[arg-type]
         ends_at=_dt(record["ends_at"]),
         event_ids=tuple(record["event_ids"]),
+        evidence=tuple(EvidenceView(**e) for e in record.get("evidence") or ()),
     )
 
 

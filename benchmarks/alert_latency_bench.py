@@ -252,6 +252,7 @@ def start_worker(
         "VENDORWATCH_LOG_LEVEL": "warning",
         "VENDORWATCH_WEBHOOK_URL": hook_url,
         "VENDORWATCH_WEBHOOK_SECRET": SECRET,
+        "VENDORWATCH_BROKER_PROFILE": "tansu",  # the benchmark's broker is the embedded one
     }
     argv = [VENDORWATCH, "worker", "--bootstrap-servers", bootstrap, "--web-port", str(port)]
     argv += ["--data-dir", str(workdir)]

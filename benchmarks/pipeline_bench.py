@@ -249,6 +249,7 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDORWATCH_")}
     env["VENDORWATCH_LOG_LEVEL"] = "info"
+    env["VENDORWATCH_BROKER_PROFILE"] = "tansu"  # the benchmark's broker is the embedded one
     if profile is not None:
         argv = [sys.executable, __file__, "--profiled-worker", str(profile), "worker"]
     else:

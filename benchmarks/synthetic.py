@@ -62,6 +62,7 @@ MIX: tuple[tuple[str, float], ...] = (
     ("demand.changed", 8.0),
     ("vendor.statement", 9.5),
     ("vendor.offboarded", 0.2),
+    ("event.retracted", 0.3),
 )
 
 
@@ -96,7 +97,10 @@ class _Gen:
             "workforce.changed": self.workforce,
             "demand.changed": self.demand,
             "vendor.statement": self.statement,
+            "event.retracted": self.retracted,
         }
+        self.ids: dict[str, list[str]] = {}
+        """Event ids per vendor so far: what a retraction or a correction can name."""
 
     def registered(self, vendor: str) -> dict[str, Any]:
         return {
@@ -168,6 +172,9 @@ class _Gen:
             "text": "Customer data remains isolated; access is reviewed quarterly.",
         }
 
+    def retracted(self, vendor: str) -> dict[str, Any]:
+        return {"id": self.rng.choice(self.ids[vendor]), "reason": "sent in error"}
+
 
 def generate(
     n_events: int, n_vendors: int, seed: int = 20250612, policy: Policy | None = None
@@ -187,6 +194,8 @@ def generate(
         else:
             vendor = vendors[rng.randrange(n_vendors)]
             event_type = rng.choices(types, weights)[0]
+            if event_type == "event.retracted" and not gen.ids.get(vendor):
+                event_type = "vendor.statement"
             if rng.random() < LATE_SHARE:
                 t -= rng.uniform(0, 30 * 86_400.0)
         event: dict[str, Any] = {
@@ -198,6 +207,10 @@ def generate(
             "subject": vendor,
             "data": gen.makers[event_type](vendor),
         }
+        earlier = gen.ids.setdefault(vendor, [])
+        if earlier and event_type != "event.retracted" and rng.random() < 0.003:
+            event["replaces"] = rng.choice(earlier)  # a correction
+        earlier.append(event["id"])
         if event_type == "ownership.stake_acquired" and rng.random() < 0.1:
             data = event["data"]
             data["stake"] = round(data.pop("stake_pct") / 100, 4)

@@ -192,8 +192,14 @@ class IncidentSeverity(StrEnum):
 
 
 class SecurityIncident(Payload):
-    """A breach, leak or compromise at the vendor."""
+    """A breach, leak or compromise at the vendor.
 
+    `incident_id` names the incident across reports: a later report with the same id (an update:
+    "low, no data accessed") states what the incident is now and replaces the earlier ones. Without
+    one, reports with the same title within the policy's `same_title_window_days` are taken as
+    one incident (docs/scoring.md, "Facts counted once")."""
+
+    incident_id: Identifier | None = None
     title: Name
     severity: IncidentSeverity
     records_exposed: Count | None = None
@@ -232,8 +238,50 @@ class VendorStatement(Payload):
     text: Text
 
 
+class Provenance(BaseModel):
+    """Where an event read from a document comes from: the evidence behind a score.
+
+    Set by `vendorwatch feeds` when an analyst accepts a candidate extracted from an article, a
+    filing or a breach list; absent on events written by hand. It travels as one extension
+    attribute of the JSON (structured-mode) CloudEvent, `provenance`, so an event without it is
+    exactly what it was before; alerts and `vendorwatch history` quote it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    """The document: its URL, or the path it was read from."""
+    publisher: Name | None = None
+    quote: Text
+    """The sentence(s) the event was read from, exactly as in the document."""
+    span: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] | None = None
+    """[start, end) character offsets of the quote in the document's text."""
+    extractor: Identifier
+    """The extractor and its version, e.g. `vendorwatch-feeds/1`."""
+    confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    reviewer: Name | None = None
+    """Who accepted it (None: accepted by a source's auto-accept setting)."""
+
+
+class Retraction(Payload):
+    """The producer takes back one of its own earlier events: it no longer counts anywhere.
+
+    `id` names an event of the *same source* and the same subject (vendor): a source can take
+    back only what it said itself. The retracted event stays in the history, as does this one;
+    scores and alerts read as if it had never been sent. A retraction that arrives before the
+    event it names is kept, and the event is ignored when it arrives."""
+
+    id: EventId
+    reason: Text | None = None
+
+
 class _Envelope(BaseModel):
-    """CloudEvents 1.0 attributes shared by every event type."""
+    """CloudEvents 1.0 attributes shared by every event type, and one extension attribute.
+
+    `replaces` (a CloudEvents extension attribute) corrects an earlier event: it names the `id`
+    of an event from the same source and subject that this one supersedes. The earlier event
+    stops counting and this one counts in its place (a mistyped stake, a wrong date); both stay
+    in the history. Event identity is (`source`, `id`), as CloudEvents defines it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -244,6 +292,9 @@ class _Envelope(BaseModel):
     subject: VendorId
     dataschema: Annotated[str, StringConstraints(max_length=512)] | None = None
     datacontenttype: Literal["application/json"] | None = None
+    provenance: Provenance | None = None
+    """Extension attribute: the source behind an event that came from a feed (`Provenance`)."""
+    replaces: EventId | None = None
 
 
 class VendorRegisteredEvent(_Envelope):
@@ -331,6 +382,11 @@ class VendorStatementEvent(_Envelope):
     data: VendorStatement
 
 
+class RetractionEvent(_Envelope):
+    type: Literal["event.retracted"]
+    data: Retraction
+
+
 EVENT_CLASSES: tuple[type[_Envelope], ...] = (
     VendorRegisteredEvent,
     AliasAddedEvent,
@@ -349,6 +405,7 @@ EVENT_CLASSES: tuple[type[_Envelope], ...] = (
     WorkforceChangedEvent,
     DemandChangedEvent,
     VendorStatementEvent,
+    RetractionEvent,
 )
 
 Event = Annotated[
@@ -368,7 +425,8 @@ Event = Annotated[
     | SecurityIncidentEvent
     | WorkforceChangedEvent
     | DemandChangedEvent
-    | VendorStatementEvent,
+    | VendorStatementEvent
+    | RetractionEvent,
     Field(discriminator="type"),
 ]
 """Any vendorwatch event; validate with `schemas.codec.parse_event`."""

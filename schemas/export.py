@@ -1,7 +1,12 @@
-"""JSON Schema export, one file per event type, for producers that validate in other languages."""
+"""JSON Schema export, one file per event type, for producers that validate in other languages.
+
+`write_schemas` writes any set of documents by relative path; `vendorwatch schemas export` uses it
+for every contract (streams/contracts.py adds the topics, the webhook body and the HTTP API).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +36,18 @@ def render(schema: dict[str, Any]) -> bytes:
     return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def export_schemas(directory: Path) -> list[Path]:
-    """Write every schema into `directory` (created if needed); returns the files written."""
-    directory.mkdir(parents=True, exist_ok=True)
+def write_schemas(directory: Path, documents: Mapping[str, dict[str, Any]]) -> list[Path]:
+    """Write each document at its relative path under `directory` (folders created as needed);
+    returns the files written."""
     written = []
-    for name, schema in json_schemas().items():
+    for name, schema in documents.items():
         path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render(schema))
         written.append(path)
     return written
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    """Write every event type's schema into `directory`; returns the files written."""
+    return write_schemas(directory, json_schemas())

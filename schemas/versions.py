@@ -20,6 +20,8 @@ CURRENT_VERSIONS: dict[str, int] = dict.fromkeys(EVENT_TYPES, 1) | {
     "ownership.stake_acquired": 2,
     # First version: an investor no longer holds any of the vendor (a 0% report, said plainly).
     "ownership.divested": 1,
+    # First version: a producer takes back one of its own events.
+    "event.retracted": 1,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

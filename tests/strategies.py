@@ -122,8 +122,10 @@ PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "client.terminated": st.fixed_dictionaries({"client": clients}),
     "security.incident": st.fixed_dictionaries(
         {
-            "title": names,
+            # Few titles and incident ids, so that reports of one incident occur (claims).
+            "title": st.one_of(names, st.sampled_from(["Credential leak", "credential  LEAK"])),
             "severity": st.sampled_from(["low", "medium", "high", "critical"]),
+            "incident_id": st.one_of(st.none(), st.sampled_from(["inc-1", "inc-2"])),
         }
     ),
     "workforce.changed": st.fixed_dictionaries(
@@ -143,6 +145,9 @@ PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "text": st.text(max_size=100),
         }
     ),
+    # Ids of this range are drawn for events too (`raw_events`), so some retractions name an
+    # event of the history, before or after it arrives.
+    "event.retracted": st.fixed_dictionaries({"id": st.integers(0, 30).map(lambda n: f"e-{n}")}),
 }
 
 
@@ -152,24 +157,39 @@ def raw_events(
     event_type: str | None = None,
     vendors: list[str] | None = None,
     times: st.SearchStrategy[datetime] = instants,
+    corrections: bool = False,
 ) -> dict[str, Any]:
-    """One valid event as a JSON-ready dict (ids are random; lists of events make them unique)."""
+    """One valid event as a JSON-ready dict (ids are random; lists of events make them unique).
+    With `corrections`, some events replace an earlier one (`replaces`)."""
     kind = event_type or draw(st.sampled_from(sorted(PAYLOADS)))
     subject = draw(st.sampled_from(vendors or VENDORS))
     data = _drop_none(draw(PAYLOADS[kind]))
-    if kind == "person.moved" and draw(st.integers(0, 9)) < 8:
-        # Most moves leave the vendor they are filed under (only those count), under any of
-        # its spellings; the others exercise the "not from the vendor" note.
-        data["from_org"] = draw(st.sampled_from(VENDOR_SPELLINGS.get(subject, [subject])))
-    return {
+    if kind == "person.moved":
+        spellings = VENDOR_SPELLINGS.get(subject, [subject])
+        roll = draw(st.integers(0, 9))
+        if roll < 7:
+            # Most moves leave the vendor they are filed under (only those count), under any
+            # of its spellings; some come back to it (cancelling the earlier moves), the
+            # others exercise the "not from the vendor" note.
+            data["from_org"] = draw(st.sampled_from(spellings))
+        elif roll < 8:
+            data["to_org"] = draw(st.sampled_from(spellings))
+    # Small ids collide between events (the same id from another source is another event) and
+    # are what retractions name; large ones are unique.
+    number = draw(st.one_of(st.integers(0, 30), st.integers(31, 10**9)))
+    source = draw(st.sampled_from(["urn:vendorwatch:test:hypothesis", "urn:vendorwatch:test:b"]))
+    raw: dict[str, Any] = {
         "specversion": "1.0",
-        "id": f"e-{draw(st.integers(0, 10**9))}",
-        "source": "urn:vendorwatch:test:hypothesis",
+        "id": f"e-{number}",
+        "source": source,
         "type": kind,
         "time": _time(draw(times), draw(offsets)),
         "subject": subject,
         "data": data,
     }
+    if corrections and draw(st.integers(0, 9)) == 0:
+        raw["replaces"] = f"e-{draw(st.integers(0, 30))}"  # a correction of an earlier event
+    return raw
 
 
 def to_event(raw: dict[str, Any]) -> Event:
@@ -180,30 +200,40 @@ def events(
     event_type: str | None = None,
     vendors: list[str] | None = None,
     times: st.SearchStrategy[datetime] = instants,
+    corrections: bool = False,
 ) -> st.SearchStrategy[Event]:
     """Valid events, through `parse_event`."""
-    return raw_events(event_type, vendors, times).map(to_event)
+    return raw_events(event_type, vendors, times, corrections).map(to_event)
 
 
 def histories(
-    min_size: int = 0, max_size: int = 40, vendors: list[str] | None = None
+    min_size: int = 0,
+    max_size: int = 40,
+    vendors: list[str] | None = None,
+    corrections: bool = False,
 ) -> st.SearchStrategy[list[Event]]:
-    """Lists of events with distinct ids: a vendor history as it could arrive."""
+    """Lists of events with distinct (source, id): a vendor history as it could arrive."""
     return st.lists(
-        events(vendors=vendors), min_size=min_size, max_size=max_size, unique_by=lambda e: e.id
+        events(vendors=vendors, corrections=corrections),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=lambda e: (e.source, e.id),
     )
 
 
 def distinct_time_histories(
-    min_size: int = 0, max_size: int = 40, vendors: list[str] | None = None
+    min_size: int = 0,
+    max_size: int = 40,
+    vendors: list[str] | None = None,
+    corrections: bool = False,
 ) -> st.SearchStrategy[list[Event]]:
-    """Lists of events with distinct ids and distinct event times: histories whose fold does not
-    depend on arrival order (events of the same instant apply in arrival order)."""
+    """Lists of events with distinct (source, id) and distinct event times: histories whose
+    fold does not depend on arrival order (events of the same instant apply in arrival order)."""
     return st.lists(
-        events(vendors=vendors),
+        events(vendors=vendors, corrections=corrections),
         min_size=min_size,
         max_size=max_size,
-        unique_by=(lambda e: e.id, lambda e: e.time),
+        unique_by=(lambda e: (e.source, e.id), lambda e: e.time),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 from vendorwatch.alerts.notification import (
     AlertItem,
     ContributionView,
+    EvidenceView,
     Notification,
     Severity,
     severity_rank,
@@ -36,6 +38,8 @@ MAX_MESSAGE_TEXT = 30_000  # our budget for all text: Slack cuts messages near 4
 MAX_SUMMARY = 1500  # per alert item; longer summaries end with "(summary truncated)"
 TOP_CONTRIBUTIONS = 10
 MAX_EVENT_IDS = 5
+MAX_SOURCES = 3  # quoted sources per alert item
+MAX_QUOTE = 300
 
 SEVERITY_EMOJI: dict[Severity, str] = {
     "info": "ℹ️",
@@ -182,6 +186,28 @@ def _ordered_items(n: Notification) -> list[AlertItem]:
     return sorted(n.alerts, key=lambda a: (a.status != "firing", -severity_rank(a.severity)))
 
 
+_SAFE_URL = re.compile(r"^https?://[^\s<>|]{1,1000}$")
+
+
+def _source_line(e: EvidenceView) -> str:
+    """`> “quote” — <url|publisher>`: the sentence an event was read from, and a link to it
+    (a link only for a plain http(s) URL; anything else is shown as code)."""
+    quote = truncate(escape_mrkdwn(_plain(e.quote)), MAX_QUOTE)
+    label = escape_mrkdwn(_plain(e.publisher or "source"))[:80].replace("|", "/") or "source"
+    link = f"<{e.url}|{label}>" if _SAFE_URL.match(e.url) else f"{label} {_code(e.url[:200])}"
+    return f"> “{quote}” — {link}"
+
+
+def _sources(item: AlertItem) -> str:
+    if not item.evidence:
+        return ""
+    lines = [_source_line(e) for e in item.evidence[:MAX_SOURCES]]
+    hidden = len(item.evidence) - MAX_SOURCES
+    if hidden > 0:
+        lines.append(f"_… {hidden} more source{'s' if hidden != 1 else ''}_")
+    return "\n_sources:_\n" + "\n".join(lines)
+
+
 def _alert_section(item: AlertItem) -> Block:
     rule = escape_mrkdwn(item.rule[:200])
     if item.status == "firing":
@@ -191,6 +217,7 @@ def _alert_section(item: AlertItem) -> Block:
         head = f"{RESOLVED_EMOJI} *{rule}* resolved at {ended} (was {item.severity})"
     head = truncate(head, 500)
     tail = f"\n_events:_ {_event_list(item.event_ids)}" if item.event_ids else ""
+    tail += _sources(item)
     room = min(MAX_SUMMARY, MAX_SECTION_TEXT - len(head) - len(tail) - 1)
     summary = truncate(escape_mrkdwn(item.summary), room, "… _(summary truncated)_")
     return _section(f"{head}\n{summary}{tail}")

@@ -1,36 +1,57 @@
-"""Generic JSON webhook delivery, signed with HMAC-SHA256, and the receiver-side check.
+"""Generic JSON webhook delivery, signed per the Standard Webhooks specification.
 
-Wire format (what the README documents for receivers):
+Wire format (docs/integration.md documents it for receivers):
 
     POST <url>
     Content-Type: application/json
-    Idempotency-Key: <notification.idempotency_key>
-    X-Vendorwatch-Timestamp: <unix seconds>
-    X-Vendorwatch-Signature: sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + raw_body)>
-
+    webhook-id: <notification.idempotency_key>
+    webhook-timestamp: <unix seconds>
+    webhook-signature: v1,<base64 HMAC-SHA256(key, "<webhook-id>.<timestamp>.<raw_body>")>
+    Idempotency-Key: <notification.idempotency_key>                    (deprecated)
+    X-Vendorwatch-Timestamp: <unix seconds>                             (deprecated)
+    X-Vendorwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw_body)>
+                                                                        (deprecated)
     <Notification JSON>
+
+Why Standard Webhooks: receivers verify with an existing library in their language (the
+`standardwebhooks` package signs here) instead of writing a verifier for a scheme of our own.
+`webhook-id` is the idempotency key, the same on every retry, so a receiver drops a duplicate by
+it. The key is the secret's bytes: a `whsec_<base64>` secret is decoded as the specification
+says; any other secret string is used as its UTF-8 bytes, which a receiver's library reads as
+`standard_secret(secret)` (`whsec_` + base64 of those bytes), so an existing secret keeps
+working. The `X-Vendorwatch-*` headers and `Idempotency-Key` are still sent, for receivers that
+verify with `verify_signature`; they are deprecated and go away in the release after next.
 
 The timestamp is inside the signed bytes so a captured request cannot be replayed later than the
 receiver's tolerance; each attempt is signed afresh so retries do not go stale. Receivers verify
-with `verify_signature` against the *raw* body, before parsing it.
+against the *raw* body, before parsing it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from pydantic import SecretStr
+from standardwebhooks import Webhook
 
 from vendorwatch.alerts.notification import Notification
 from vendorwatch.alerts.redact import install_library_log_filters, register_secret, reveal
 from vendorwatch.alerts.sink import DeliveryResult, check_sink_name, post
 
+WEBHOOK_ID_HEADER = "webhook-id"
+WEBHOOK_TIMESTAMP_HEADER = "webhook-timestamp"
+WEBHOOK_SIGNATURE_HEADER = "webhook-signature"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format marker, not a secret)
+
+# Deprecated: sent for one more release next to the Standard Webhooks headers.
 TIMESTAMP_HEADER = "X-Vendorwatch-Timestamp"
 SIGNATURE_HEADER = "X-Vendorwatch-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -49,8 +70,36 @@ def _key(secret: SecretLike) -> bytes:
     return secret.encode() if isinstance(secret, str) else secret
 
 
+def signing_key(secret: SecretLike) -> bytes:
+    """The HMAC key of the Standard Webhooks signature: a `whsec_<base64>` secret decoded, any
+    other secret as its UTF-8 bytes (see the module docstring)."""
+    text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if isinstance(text, bytes):
+        return text
+    if text.startswith(SECRET_PREFIX):
+        try:
+            key = base64.b64decode(text[len(SECRET_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("a whsec_ webhook secret must be base64 after the prefix") from None
+        if not key:
+            raise ValueError("webhook secret must not be empty")
+        return key
+    return text.encode()
+
+
+def standard_secret(secret: SecretLike) -> str:
+    """The `whsec_...` form of a secret, for a receiver's Standard Webhooks library."""
+    return SECRET_PREFIX + base64.b64encode(signing_key(secret)).decode("ascii")
+
+
+def standard_signature(secret: SecretLike, msg_id: str, timestamp: int, raw_body: bytes) -> str:
+    """The `webhook-signature` value (`v1,<base64>`) for a body sent at `timestamp`."""
+    when = datetime.fromtimestamp(timestamp, UTC)
+    return Webhook(signing_key(secret)).sign(msg_id, when, raw_body.decode("utf-8"))
+
+
 def sign(secret: SecretLike, timestamp: int, raw_body: bytes) -> str:
-    """The `X-Vendorwatch-Signature` value for a body sent at `timestamp` (unix seconds)."""
+    """The deprecated `X-Vendorwatch-Signature` value for a body sent at `timestamp` (unix s)."""
     mac = hmac.new(_key(secret), f"{timestamp}.".encode() + raw_body, hashlib.sha256)
     return f"sha256={mac.hexdigest()}"
 
@@ -92,7 +141,8 @@ def verify_signature(
 
 
 class WebhookSink:
-    """POSTs the notification JSON to a URL with an HMAC signature and an Idempotency-Key."""
+    """POSTs the notification JSON to a URL, signed per Standard Webhooks (and, deprecated, with
+    the `X-Vendorwatch-*` headers)."""
 
     def __init__(
         self,
@@ -109,6 +159,7 @@ class WebhookSink:
         self._secret = SecretStr(reveal(secret))
         if not self._secret.get_secret_value():
             raise ValueError("webhook secret must not be empty")
+        signing_key(self._secret)  # refuses a malformed whsec_ secret up front
         register_secret(self._url)
         register_secret(self._secret)
         install_library_log_filters()
@@ -130,6 +181,12 @@ class WebhookSink:
         timestamp = int(self._wall_clock())
         return {
             "Content-Type": "application/json",
+            WEBHOOK_ID_HEADER: n.idempotency_key,
+            WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
+            # the key is derived per attempt so that no attribute holds the secret in the clear
+            WEBHOOK_SIGNATURE_HEADER: standard_signature(
+                self._secret, n.idempotency_key, timestamp, body
+            ),
             IDEMPOTENCY_HEADER: n.idempotency_key,
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),

@@ -2,13 +2,13 @@
 error conventions.
 
 Exit codes: 0 success, 1 the input data was bad (invalid events), 2 the command was misused or
-misconfigured (unknown option, bad value, invalid policy file). Usage errors print the usage.
+misconfigured (unknown option, bad value, invalid policy file, a path that cannot be read or
+written, an unreachable broker). Usage errors print the usage; every other error is one line.
 This module imports no Kafka client and no Faust, so offline commands start quickly.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,27 +16,27 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from vendorwatch.streams.core.policy import Policy, PolicyError, load_policy
 from vendorwatch.streams.logs import register_secret
 from vendorwatch.streams.settings import Settings, SettingsError, load_settings
+from vendorwatch.streams.version import package_version
 
 app = typer.Typer(
     name="vendorwatch",
     help="Event-sourced monitor of vendor-relationship risk.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is shown as written: rich markup would eat `[chart]` in
+    # `pip install 'vendorwatch[chart]'` (and any bracket in a user's value)
+    rich_markup_mode=None,
 )
 
 
 def _print_version(value: bool) -> None:
     if value:
-        try:
-            version = importlib.metadata.version("vendorwatch")
-        except importlib.metadata.PackageNotFoundError:
-            version = "0+unknown"
-        typer.echo(f"vendorwatch {version}")
+        typer.echo(f"vendorwatch {package_version()}")
         raise typer.Exit()
 
 
@@ -55,16 +55,55 @@ def _root(
     only the module of the command being run."""
 
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+# markup=False: what is printed quotes user data (paths, vendor ids, reasons, policy labels),
+# which may hold square brackets; the few styled lines pass markup=True and escape their data
+console = Console(width=None if sys.stdout.isatty() else 140, markup=False)
 # Messages on stderr carry paths and commands to copy: when stderr is not a terminal
 # (a log file, a test, CI) a hard wrap at 80 columns would cut them in two.
-err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty(), markup=False)
+
+
+def print_error(message: str) -> None:
+    """`error: message` on stderr; the message is shown as it is, never read as markup (it
+    quotes paths, vendor ids and broker answers, which may hold square brackets)."""
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error to stderr and return the Exit to raise (code 1: bad data, 2: misuse)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     return typer.Exit(code)
+
+
+KAFKA_CLIENT_MODULES = ("kafka.", "aiokafka.")
+"""Where the exceptions of the Kafka clients live; matched by name so that this module, which
+the offline commands import, imports no Kafka client."""
+
+
+def describe_failure(exc: BaseException) -> tuple[str, int] | None:
+    """One line and an exit code for an exception a user can cause (an unreachable broker, a
+    path that cannot be read or written), or None for a bug, which keeps its traceback.
+
+    The entry point calls this for what a command did not handle itself, so no command can
+    print a client library's traceback at a user whose Kafka is down."""
+    module = type(exc).__module__ + "."
+    if module.startswith(KAFKA_CLIENT_MODULES) or type(exc).__name__ in {
+        "BrokerError",
+        "BrokerStartError",
+    }:
+        detail = str(exc) or type(exc).__name__
+        return (
+            f"Kafka: {detail} (is the broker named by --bootstrap-servers or "
+            "VENDORWATCH_BOOTSTRAP_SERVERS up and reachable?)",
+            2,
+        )
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}", 2
+    if isinstance(exc, SettingsError):
+        return str(exc), 2
+    return None
 
 
 def parse_instant(value: str | None) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from vendorwatch.streams.cli.common import fail, settings_from
@@ -9,7 +10,17 @@ from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
 from vendorwatch.streams.kafka_io.ingest import make_producer
 
 
+def quiet_client_logs() -> None:
+    """Keep the Kafka clients' own log records off a command's stderr: a command reports a
+    broker it cannot reach in one line of its own (`common.describe_failure`), not with the
+    clients' retries and connection errors before it."""
+    for name in ("kafka", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def client_bootstrap(bootstrap_servers: str | None, data_dir: Path | None) -> str:
+    """Where a client command connects (flag, variable, or a running embedded broker)."""
+    quiet_client_logs()
     settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
     try:
         return resolve_bootstrap(settings)

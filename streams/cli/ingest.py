@@ -27,7 +27,7 @@ from vendorwatch.streams.cli.common import (
     fail,
     settings_from,
 )
-from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
+from vendorwatch.streams.cli.connect import client_bootstrap
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.ingest import ingest_lines, make_producer
 from vendorwatch.streams.replay.rebuild import ReplayError, active_members
@@ -56,10 +56,7 @@ def ingest(
     if raw and history:
         raise fail("--raw and --history do not go together", 2)
     settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
-    try:
-        bootstrap = resolve_bootstrap(settings)
-    except NoKafkaError as exc:
-        raise fail(str(exc), 2) from None
+    bootstrap = client_bootstrap(bootstrap_servers, data_dir)
     path = Path(source)
     if source != "-" and not path.is_file():
         raise fail(f"no such file: {source}", 2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from vendorwatch.streams.cli.common import app
+from vendorwatch.streams.cli.common import app, describe_failure, print_error
 
 COMMAND_MODULES: dict[str, str] = {
     "score": "score",
@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "history": "replay",
     "export": "replay",
     "rebuild": "replay",
+    "feeds": "feeds",
 }
 """Command name -> module under `vendorwatch.streams.cli` that registers it."""
 
@@ -43,9 +44,18 @@ def load_commands(argv: list[str]) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: one line and exit 2 for a failure the user can fix that a
+    command did not handle itself (`common.describe_failure`), never a traceback."""
     load_commands(sys.argv[1:])
-    app()
+    try:
+        app()
+    except Exception as exc:
+        failure = describe_failure(exc)
+        if failure is None:
+            raise
+        message, code = failure
+        print_error(message)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def names(
         with open_events(path) as stream:
             folded = fold_lines(stream)
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
     found = unresolved_names(folded.states.values(), active_policy)
     if near_misses:
         found = [u for u in found if u.near_miss]

@@ -44,15 +44,14 @@ from vendorwatch.streams.cli.common import (
     app,
     console,
     err_console,
+    fail,
     parse_instant,
     policy_option,
-    settings_from,
 )
-from vendorwatch.streams.cli.common import fail as fail_markup
+from vendorwatch.streams.cli.connect import client_bootstrap
 from vendorwatch.streams.cli.render import SEVERITY_STYLES, reasons, scores_table
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import Transition
-from vendorwatch.streams.embedded.runtime import NoKafkaError, resolve_bootstrap
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.history import HistoryReadError
 from vendorwatch.streams.replay.curve import (
@@ -116,19 +115,9 @@ JobsOpt = Annotated[
 # --- shared plumbing -----------------------------------------------------------------------------
 
 
-def fail_plain(message: str, code: int = 1) -> typer.Exit:
-    """`cli.fail` for messages that quote data (vendor ids, paths, record positions like
-    `[0]@12`): escaped, so rich does not read brackets in them as markup."""
-    return fail_markup(escape(message), code)
-
-
 def bootstrap_from(bootstrap_servers: str | None, data_dir: Path | None) -> str:
     """Configured Kafka or the running embedded broker; exit 2 when there is neither."""
-    settings = settings_from(bootstrap_servers=bootstrap_servers, data_dir=data_dir)
-    try:
-        return resolve_bootstrap(settings)
-    except NoKafkaError as exc:
-        raise fail_plain(str(exc), 2) from None
+    return client_bootstrap(bootstrap_servers, data_dir)
 
 
 def parse_end_offsets(value: str | None) -> dict[int, int] | None:
@@ -203,7 +192,8 @@ def progress_bar(what: str) -> Iterator[tuple[Callable[[int], None], Callable[[i
     try:
         yield on_start, on_progress
     finally:
-        progress.stop()
+        if state["task"] is not None:  # stopping a bar never started prints an empty line
+            progress.stop()
 
 
 def run_replay(
@@ -214,9 +204,9 @@ def run_replay(
         with progress_bar(what) as (on_start, on_progress):
             result = replay(spec, ends=ends, jobs=jobs, on_start=on_start, on_progress=on_progress)
     except ReplayError as exc:
-        raise fail_plain(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except HistoryReadError as exc:
-        raise fail_plain(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     report_read(result)
     return result
 
@@ -232,6 +222,7 @@ def report_read(result: ReplayResult) -> None:
         f"({result.events_per_second:,.0f}/s{jobs}); folded {stats.events:,} events under "
         f"{policies}",
         highlight=False,
+        markup=False,
         style="dim",
         soft_wrap=True,
     )
@@ -239,8 +230,9 @@ def report_read(result: ReplayResult) -> None:
         examples = "; ".join(stats.invalid_examples)
         err_console.print(
             f"[yellow]warning:[/] skipped {stats.invalid} invalid record(s) in {topics.EVENTS}, "
-            f"as the live pipeline does: {examples}",
+            f"as the live pipeline does: {escape(examples)}",
             highlight=False,
+            markup=True,
             soft_wrap=True,
         )
 
@@ -321,7 +313,7 @@ def replay_command(
     result = run_replay(spec, ends, jobs, "replay")
     outcome = result.result
     if vendor is not None and vendor not in outcome.scores:
-        raise fail_plain(f"no events for vendor {vendor!r} in {topics.EVENTS} (up to the horizon)")
+        raise fail(f"no events for vendor {vendor!r} in {topics.EVENTS} (up to the horizon)")
     items = replay_items(outcome, vendor=vendor, window=window)
     if as_json:
         write_json(items)
@@ -442,15 +434,18 @@ def render_backtest(report: BacktestReport, paths: Sequence[Path]) -> None:
         f"{_when(window.end) if window.end else 'end of log'}"
     )
     console.print(
-        f"[bold]A[/] {a.label} ({a.version}) {escape(str(paths[0]))}\n[bold]B[/] {b.label} "
-        f"({b.version}) {escape(str(paths[1]))}\nalerts fired {span}: "
+        f"[bold]A[/] {escape(a.label)} ({escape(a.version)}) {escape(str(paths[0]))}\n"
+        f"[bold]B[/] {escape(b.label)} ({escape(b.version)}) {escape(str(paths[1]))}\n"
+        f"alerts fired {span}: "
         f"A {report.totals[0]}, B {report.totals[1]}",
         highlight=False,
+        markup=True,
     )
     if report.differences == 0:
         console.print(
             "[green]no differences[/]: both policies fire the same alerts at the same "
-            "times and end with the same severities"
+            "times and end with the same severities",
+            markup=True,
         )
         return
     firsts = Table(title="first alert per vendor")
@@ -571,7 +566,7 @@ def history(
     steps = sorted(outcome.steps, key=lambda s: s.partition)
     events = [step for step in steps if step.event is not None]
     if not events:
-        raise fail_plain(f"no events for vendor {vendor_id!r} in {topics.EVENTS}")
+        raise fail(f"no events for vendor {vendor_id!r} in {topics.EVENTS}")
     final = outcome.scores[vendor_id]
     if chart is not None:
         transitions = [t for step in steps for t in step.transitions]
@@ -644,7 +639,7 @@ def load_pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise fail_plain("--chart needs matplotlib: pip install 'vendorwatch[chart]'", 2) from None
+        raise fail("--chart needs matplotlib: pip install 'vendorwatch[chart]'", 2) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 
@@ -889,9 +884,9 @@ def export(
                 export_async(bootstrap, window, ends, on_start=on_start, on_progress=on_progress)
             )
     except ReplayError as exc:
-        raise fail_plain(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     except HistoryReadError as exc:
-        raise fail_plain(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     write_lines(sink, output)
     stats = sink.stats
     err_console.print(
@@ -907,9 +902,10 @@ def export(
             f"[yellow]note:[/] {stats.reencoded} stored event(s) were not in canonical form; "
             "exported canonically",
             highlight=False,
+            markup=True,
         )
     if stats.invalid:
-        raise fail_plain(
+        raise fail(
             f"{stats.invalid} record(s) of {topics.EVENTS} are not valid events and were not "
             f"exported: {'; '.join(stats.invalid_examples)}"
         )
@@ -977,9 +973,9 @@ def rebuild(
     try:
         members = asyncio.run(active_members(bootstrap, WORKER_GROUP))
     except ReplayError as exc:
-        raise fail_plain(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     if members and not force and not dry_run:
-        raise fail_plain(
+        raise fail(
             f"{len(members)} worker(s) are running in consumer group {WORKER_GROUP!r}: stop them "
             "first, then rebuild, then start them with VENDORWATCH_POLICY="
             f"{policy} (or pass --force; see --help)",

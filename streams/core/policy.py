@@ -130,6 +130,9 @@ class IncidentSignal(_Signal):
             IncidentSeverity.CRITICAL: 2.0,
         }
     )
+    same_title_window_days: NonNegative = 7.0
+    """Reports of an incident without `incident_id` and with the same title (ignoring case and
+    spacing) within this many days of its first report are one incident."""
 
 
 class WorkforceSignal(_Signal):

@@ -34,7 +34,7 @@ from vendorwatch.streams.core.heap import bulk_fold
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.rules import AlertState, Transition, caused_by, evaluate
 from vendorwatch.streams.core.scoring import Score
-from vendorwatch.streams.core.state import VendorState, apply
+from vendorwatch.streams.core.state import VendorState, apply, event_key
 
 PartitionLoader = Callable[[int], Awaitable[Iterable[tuple[Event, int | None, float | None]]]]
 """Reads the whole history of one partition in offset order: each event with the raw offset it
@@ -212,11 +212,11 @@ class Processor:
         return count, again
 
     def in_history(self, partition: int, event: Event) -> bool:
-        """Whether this worker has already scored this event id (a redelivery, or an event a
-        rebuild found in the history): the agent then does not write it to the history again,
-        so the history keeps one copy, in the order it was scored."""
+        """Whether this worker has already scored this event, by (source, id): a redelivery, or
+        an event a rebuild found in the history. The agent then does not write it to the
+        history again, so the history keeps one copy, in the order it was scored."""
         state = self.states.get(partition, {}).get(event.subject)
-        return state is not None and event.id in state.seen
+        return state is not None and event_key(event) in state.seen
 
     def forget(self, partition: int) -> list[str]:
         """Drop a revoked partition (its new owner rebuilds it); returns the vendors dropped."""
@@ -259,7 +259,7 @@ class Processor:
         if state is None:
             state = states[subject] = VendorState(subject)
         previous = self.last_published.get(subject)
-        duplicate = event.id in state.seen
+        duplicate = event_key(event) in state.seen
         if duplicate and previous is not None:
             return Outcome(event, state, previous, previous, False, True)
         now = self.clock(partition, now)

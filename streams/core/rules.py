@@ -34,9 +34,11 @@ from vendorwatch.streams.core.scoring import (
     Contribution,
     Score,
     current_reports,
+    fact_ids,
+    move_claims,
     ownership_reports,
 )
-from vendorwatch.streams.core.state import Fact, VendorState, latest
+from vendorwatch.streams.core.state import Fact, VendorState, latest, taken_back
 
 SENIORITY_ORDER = (Seniority.STAFF, Seniority.SENIOR, Seniority.EXECUTIVE)
 
@@ -95,6 +97,9 @@ class Transition:
     them only when read: replay keeps most transitions without ever publishing them."""
     policy_version: str
     as_of: float
+    evidence: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """Where the alert's events came from, for those read from documents: event id, URL,
+    publisher, quote (`VendorState.evidence`), so a notification can cite its sources."""
 
     @property
     def contributions(self) -> tuple[Contribution, ...]:
@@ -137,6 +142,7 @@ class Transition:
             "contributions": [c.to_dict() for c in self.contributions],
             "policy_version": self.policy_version,
             "as_of": iso(self.as_of),
+            "evidence": list(self.evidence),
         }
 
 
@@ -325,24 +331,20 @@ def qualifying_moves(
 ) -> list[Any]:
     """The moves that keep a key-person alert firing at `at`: a person of at least
     `min_seniority` left the vendor (`from_org` is one of its names as of `at`, as the score
-    reads it: `scoring.move_hazard`) for a competitor less than `active_days` before `at` (in
-    event-time order; the alert ends the instant the last of them is `active_days` old)."""
+    reads it) for a competitor less than `active_days` before `at`, and has not come back. Each
+    move once, however many reports it has (`scoring.move_claims`: dated by its first report,
+    as its latest states it); in event-time order, so the alert ends the instant the last of
+    them is `active_days` old."""
     floor = SENIORITY_ORDER.index(rule.min_seniority)
     since = at - rule.active_days * DAY
     facts = state.facts("person.moved", at)
-    # Facts are in event-time order, so the moves still active are a suffix: walk back to it.
-    start = len(facts)
-    while start and facts[start - 1].t > since:
-        start -= 1
-    if start == len(facts):
-        return []
-    vendor = state.names(at)
+    if not facts or facts[-1].t <= since:
+        return []  # every report is too old (a claim is dated by one of its reports)
+    moves = move_claims(facts, policy, state.names(at))
     return [
         fact
-        for fact in facts[start:]
-        if SENIORITY_ORDER.index(fact.data.seniority) >= floor  # type: ignore[attr-defined]
-        and policy.competitor(fact.data.to_org) is not None  # type: ignore[attr-defined]
-        and vendor.includes(fact.data.from_org)  # type: ignore[attr-defined]
+        for fact in moves
+        if fact.t > since and SENIORITY_ORDER.index(fact.data.seniority) >= floor  # type: ignore[attr-defined]
     ]
 
 
@@ -360,7 +362,7 @@ def _key_person(rule: KeyPersonRule, ctx: Context) -> Condition:
         "from_org": data.from_org,
         "competitor": ctx.policy.competitor(data.to_org),
     }
-    return Condition(True, found, tuple(fact.event_id for fact in moves))
+    return Condition(True, found, tuple(i for fact in moves for i in fact_ids(fact)))
 
 
 def counted_pauses(
@@ -444,6 +446,9 @@ _NEEDS_DATA: frozenset[type] = frozenset({CompetitorStakeRule, PeerPauseRule})
 
 TIME = "@time"
 """The `event_type` of an evaluation that time alone brought (a deadline, no event)."""
+REVISION = "@revision"
+"""The `event_type` of an evaluation after an event that took another back (a retraction or a
+replacement, `state.taken_back`): any fact may be gone, so every rule is checked."""
 
 
 def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
@@ -457,7 +462,7 @@ def _may_change(rule: AlertRule, event_type: str, firing: bool) -> bool:
     moves older facts out of their windows. Score rules (threshold, jump) run every time.
     """
     triggers = _FACT_TRIGGERED.get(type(rule))
-    if triggers is None or event_type in triggers:
+    if triggers is None or event_type in triggers or event_type == REVISION:
         return True
     if event_type in _DATA_FACTS and type(rule) in _NEEDS_DATA:
         return True  # the data at stake they require (`holds_data`) may have come or gone
@@ -510,7 +515,21 @@ def _transition(
         explained=current,
         policy_version=current.policy_version,
         as_of=ctx.at,
+        evidence=cited(ctx.state, firing.event_ids),
     )
+
+
+def cited(state: VendorState, event_ids: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """The provenance of those of `event_ids` that were read from documents."""
+    if not state.evidence:
+        return ()
+    found = []
+    for event_id in event_ids:
+        p = state.evidence.get(event_id)
+        if p is not None:
+            found.append({"event_id": event_id, "url": p.url, "publisher": p.publisher,
+                          "quote": p.quote})  # fmt: skip
+    return tuple(found)
 
 
 def caused_by(event: Event | None, at: float) -> str:
@@ -538,7 +557,7 @@ def evaluate(
     transitions: list[Transition] = []
     firings = alerts.firing
     plan = _PLANS.get(policy.version) or _plan(policy)
-    kind = TIME if event is None else event.type
+    kind = TIME if event is None else REVISION if taken_back(event) else event.type
     checks = plan.by_type.get(kind)
     if checks is None:
         checks = plan.by_type[kind] = _checks(plan.enabled, kind)

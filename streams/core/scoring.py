@@ -38,13 +38,14 @@ No I/O and no wall clock: `at` is an event time passed in, so live scoring and r
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from vendorwatch.schemas.events import Classification, iso
-from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, near_miss
+from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, canonical, near_miss
 from vendorwatch.streams.core.policy import Policy, Severity
 from vendorwatch.streams.core.state import Fact, VendorState, latest
 
@@ -478,6 +479,85 @@ def combine_classes(records: dict[Classification, int], policy: PolicyView) -> f
     return 1.0 - keep
 
 
+# --- facts counted once ------------------------------------------------------------------------
+# The same fact often arrives more than once: two outlets report one CTO move, a vendor updates
+# an incident ("critical" then "low, no data accessed"). Summing the reports would count the
+# fact twice, so reports of one fact are merged into one *claim* first: a Fact dated by its
+# first report (when it became known, where its decay starts), saying what its latest report
+# says, and citing every report (`Fact.also`). Corroboration does not raise the score: a second
+# outlet repeating a fact makes it no more dangerous; the explanation says how many reports
+# there are, which is how a reader judges how well established it is.
+
+
+def claim(reports: Sequence[Fact]) -> Fact:
+    """One fact from its reports, in (event time, arrival) order (see above)."""
+    first, last = reports[0], reports[-1]
+    if len(reports) == 1:
+        return first
+    return first._replace(data=last.data, also=tuple(f.event_id for f in reports[1:]))
+
+
+def normal_title(title: str) -> str:
+    """An incident title as compared between reports: case and spacing ignored."""
+    return " ".join(title.casefold().split())
+
+
+def incident_claims(facts: Iterable[Fact], policy: PolicyView) -> list[Fact]:
+    """Each incident once, in order of first report: reports with the same `incident_id`, or
+    without one, the same title (`normal_title`) within `same_title_window_days` of the
+    incident's first report, are one incident."""
+    window = policy.signals.security_incident.same_title_window_days * DAY
+    current: dict[tuple[bool, str], list[Fact]] = {}
+    order: list[list[Fact]] = []
+    for fact in facts:
+        data: Any = fact.data
+        key = (True, data.incident_id) if data.incident_id else (False, normal_title(data.title))
+        reports = current.get(key)
+        if reports is None or (not key[0] and fact.t - reports[0].t > window):
+            reports = current[key] = []
+            order.append(reports)
+        reports.append(fact)
+    return [claim(reports) for reports in order]
+
+
+def move_claims(facts: Iterable[Fact], policy: PolicyView, vendor: VendorNames) -> list[Fact]:
+    """Each move that leaves the vendor for a competitor once, in order of first report.
+
+    Reports of one person (`names.canonical` of the name) joining one competitor are one move.
+    A later move of that person back to the vendor (`to_org` one of its names) cancels the
+    person's earlier moves: they have come back. Moves that do not leave the vendor for a
+    competitor are not claims (`move_hazard` would not count them; `fact_note` says why)."""
+    current: dict[str, dict[str, list[Fact]]] = {}
+    order: list[list[Fact]] = []
+    for fact in facts:
+        data: Any = fact.data
+        person = canonical(data.person)
+        if vendor.includes(data.to_org):
+            for reports in current.pop(person, {}).values():
+                reports.clear()  # cancelled: dropped below
+            continue
+        competitor = policy.competitor(data.to_org)
+        if competitor is None or not vendor.includes(data.from_org):
+            continue
+        moves = current.setdefault(person, {})
+        reports = moves.get(competitor)
+        if reports is None:
+            reports = moves[competitor] = []
+            order.append(reports)
+        reports.append(fact)
+    return [claim(reports) for reports in order if reports]
+
+
+def fact_ids(fact: Fact) -> tuple[str, ...]:
+    """The ids of the events behind a fact: its own, and those of its other reports."""
+    return (fact.event_id, *fact.also) if fact.also else (fact.event_id,)
+
+
+def reported(fact: Fact, words: str) -> str:
+    """A fact's detail, with how many reports it has when more than one."""
+    return f"{words} ({len(fact.also) + 1} reports)" if fact.also else words
+
+
 class Rule(NamedTuple):
     """The signal an unkeyed fact type feeds, and its two rules."""
 
@@ -610,9 +690,8 @@ def cite(
     """(event ids, detail) of the latest `MAX_CITED_FACTS` facts, with a count of the others."""
     start = first_cited(len(facts))
     cited = facts[start:]
-    return tuple(f.event_id for f in cited), with_uncited(
-        start, [describe(f, policy) for f in cited]
-    )
+    ids = tuple(i for f in cited for i in fact_ids(f))
+    return ids, with_uncited(start, [reported(f, describe(f, policy)) for f in cited])
 
 
 # --- signals ---------------------------------------------------------------------------------
@@ -656,7 +735,10 @@ def counted(facts: Iterable[Fact], hazard: Hazard, policy: PolicyView) -> list[T
 def _summed(state: VendorState, policy: PolicyView, kind: str, at: float) -> Signal:
     """Every fact of an unkeyed `kind` known at `at` that counts, decayed and summed."""
     rule = RULES[kind]
-    terms = counted(state.facts(kind, at), rule.hazard, policy)
+    facts = state.facts(kind, at)
+    if kind == "security.incident":
+        facts = incident_claims(facts, policy)
+    terms = counted(facts, rule.hazard, policy)
     half_life = getattr(policy.signals, rule.signal).half_life_days
     ids, detail = cite([fact for fact, _ in terms], rule.describe, policy)
     return Signal(decayed_sum(terms, half_life, at), ids, detail)
@@ -694,12 +776,33 @@ def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
     return Signal(hazard, ids, "; ".join(details))
 
 
+def t_of(fact: Fact) -> float:
+    return fact.t
+
+
+def client_word(facts: list[Fact], at: float) -> Fact | None:
+    """A client's latest word as of `at`, citing the reports of the same word just before it
+    (`Fact.also`): two outlets reporting one pause are one pause, cited twice. The latest
+    report dates it (a client's new report of its pause renews it, section 3)."""
+    i = len(facts) - 1 if facts and facts[-1].t <= at else bisect_right(facts, at, key=t_of) - 1
+    if i < 0:
+        return None
+    fact = facts[i]
+    start = i
+    while start and facts[start - 1].type == fact.type:
+        start -= 1
+    if start == i:
+        return fact
+    return fact._replace(also=tuple(f.event_id for f in facts[start:i]))
+
+
 def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
-    """peer_client_pause: the latest word of every client as of `at` that counts, summed in
-    (event time, arrival) order like any decaying signal."""
+    """peer_client_pause: the latest word of every client as of `at` that counts (with the
+    reports of it, `client_word`), summed in (event time, arrival) order like any decaying
+    signal."""
     terms = []
     for facts in state.clients.values():
-        fact = latest(facts, at)
+        fact = client_word(facts, at)
         base = None if fact is None else client_hazard(fact, policy)
         if fact is not None and base is not None and base > 0:
             terms.append((fact, base))
@@ -782,8 +885,10 @@ def prior_hazard(state: VendorState, policy: PolicyView, made: float, at: float)
 
 def key_people(state: VendorState, policy: PolicyView, at: float) -> Signal:
     """key_person_to_competitor: the moves known at `at` that left the vendor (by its names as
-    of `at`, `move_hazard`) for a competitor, decayed and summed."""
-    terms = counted(state.facts("person.moved", at), move_hazard(state.names(at)), policy)
+    of `at`, `move_hazard`) for a competitor, each once (`move_claims`), decayed and summed."""
+    vendor = state.names(at)
+    moves = move_claims(state.facts("person.moved", at), policy, vendor)
+    terms = counted(moves, move_hazard(vendor), policy)
     half_life = policy.signals.key_person_to_competitor.half_life_days
     ids, detail = cite([fact for fact, _ in terms], key_person_detail, policy)
     return Signal(decayed_sum(terms, half_life, at), ids, detail)

@@ -1,6 +1,19 @@
-"""A loopback Kafka-protocol proxy that lets librdkafka 2.0 clients (Debian 12's kcat) use Tansu.
+"""The loopback Kafka-protocol proxy in front of the embedded broker: durable acks, and kcat.
 
-Why it exists: Tansu 0.6 writes every tagged field of an ApiVersions v3 response, defaults
+Every client outside the process that owns the embedded broker (`vendorwatch ingest`, `silence`,
+`replay`, kcat, other workers of `vendorwatch broker`) connects here: it is the address in
+`DATA_DIR/embedded.json`. It has two jobs.
+
+Durable acknowledgements. Tansu acknowledges a produce once the records are in its memory, which
+a `kill -9` loses. With an :class:`~vendorwatch.streams.embedded.ack_gate.AckGate`, the proxy
+holds each Produce response to a journaled topic until the journal mirror has fsynced the
+records it acknowledges (their base offset from the response plus their count from the
+request), so a client that got its ack has its records on disk. Later responses on the same
+connection wait behind it, which keeps Kafka's in-order responses. A Produce version this proxy
+cannot read (older than v3: no client that speaks record batches sends one) is forwarded
+unheld, with a warning.
+
+kcat. Tansu 0.6 writes every tagged field of an ApiVersions v3 response, defaults
 included (SupportedFeatures=[], FinalizedFeaturesEpoch=-1, FinalizedFeatures=[],
 ZkMigrationReady=false), where Apache Kafka omits tagged fields that hold their default.
 librdkafka 2.0.2 (the one Debian bookworm ships with kcat 1.7.1) skips a tagged field as
@@ -10,15 +23,14 @@ librdkafka read a length out of the -1 epoch, fail with "Read underflow" and dro
 connection: kcat cannot produce a single message. No client setting avoids it (librdkafka 2.0
 sends ApiVersions v3 even with ``api.version.request=false``).
 
-What it does, and nothing more: it forwards every request unchanged and rewrites two kinds of
-response —
+For kcat it forwards every request unchanged and rewrites two kinds of response —
 * ApiVersions v3+: the trailing tagged fields are dropped (the same answer Kafka gives);
 * Metadata and FindCoordinator: the upstream broker's port is replaced by the proxy's, so the
   client keeps talking through the proxy after it learns the cluster layout.
 Frames are parsed only as far as needed; anything unexpected is forwarded untouched.
 
-It is for producers and consumers outside vendorwatch (kcat, other librdkafka tools) on the
-embedded broker; vendorwatch's own clients (aiokafka, kafka-python) talk to Tansu directly.
+The worker that owns the broker talks to Tansu directly (a proxy thread in its own process
+would compete with it for the GIL); its `POST /events` waits on the same gate instead.
 """
 
 from __future__ import annotations
@@ -32,6 +44,9 @@ from typing import Self
 
 import structlog
 
+from vendorwatch.streams.embedded import produce_frames
+from vendorwatch.streams.embedded.ack_gate import AckGate
+
 log = structlog.get_logger(__name__)
 
 API_VERSIONS = 18
@@ -41,6 +56,9 @@ FIND_COORDINATOR = 10
 # First flexible (KIP-482) version of each response we parse.
 _FLEXIBLE_FROM = {METADATA: 9, FIND_COORDINATOR: 3, API_VERSIONS: 3}
 _MAX_FRAME = 100 * 1024 * 1024
+
+_Pending = tuple[int, int, dict[tuple[str, int], int] | None]
+"""What a response answers: api key, version and, for a held Produce, records per partition."""
 
 
 class _Reader:
@@ -160,8 +178,16 @@ class CompatProxy:
     """
 
     def __init__(
-        self, upstream_host: str, upstream_port: int, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gate: AckGate | None = None,
     ) -> None:
+        self.gate = gate
+        """Produce responses to its topics wait until the journal has their records."""
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self.host = host
@@ -252,7 +278,7 @@ class CompatProxy:
             upstream_r, upstream_w = await asyncio.open_connection(
                 self.upstream_host, self.upstream_port
             )
-            pending: dict[int, tuple[int, int]] = {}
+            pending: dict[int, _Pending] = {}
             pumps = [
                 asyncio.create_task(self._requests(client_r, upstream_w, pending)),
                 asyncio.create_task(self._responses(upstream_r, client_w, pending)),
@@ -281,13 +307,22 @@ class CompatProxy:
         self,
         client: asyncio.StreamReader,
         upstream: asyncio.StreamWriter,
-        pending: dict[int, tuple[int, int]],
+        pending: dict[int, _Pending],
     ) -> None:
         while True:
             frame = await self._frame(client)
             if len(frame) >= 8:
                 api_key, version, correlation = struct.unpack_from(">hhi", frame)
-                pending[correlation] = (api_key, version)
+                counts = None
+                if api_key == produce_frames.PRODUCE and self.gate is not None:
+                    request = self._produce_request(frame, version)
+                    if request is not None:
+                        if request.acks == 0:  # no response will come: nothing to hold
+                            upstream.write(struct.pack(">i", len(frame)) + frame)
+                            await upstream.drain()
+                            continue
+                        counts = request.counts
+                pending[correlation] = (api_key, version, counts)
             upstream.write(struct.pack(">i", len(frame)) + frame)
             await upstream.drain()
 
@@ -295,7 +330,7 @@ class CompatProxy:
         self,
         upstream: asyncio.StreamReader,
         client: asyncio.StreamWriter,
-        pending: dict[int, tuple[int, int]],
+        pending: dict[int, _Pending],
     ) -> None:
         while True:
             frame = await self._frame(upstream)
@@ -303,9 +338,37 @@ class CompatProxy:
                 (correlation,) = struct.unpack_from(">i", frame)
                 request = pending.pop(correlation, None)
                 if request is not None:
-                    frame = self._rewrite(frame, *request)
+                    api_key, version, counts = request
+                    if counts:
+                        await self._hold_until_journaled(frame[4:], version, counts)
+                    frame = self._rewrite(frame, api_key, version)
             client.write(struct.pack(">i", len(frame)) + frame)
             await client.drain()
+
+    @staticmethod
+    def _produce_request(frame: bytes, version: int) -> produce_frames.ProduceRequest | None:
+        try:
+            return produce_frames.parse_request(frame)
+        except (produce_frames.FrameError, struct.error, UnicodeError) as exc:
+            log.warning("compat_proxy.produce_not_held", version=version, error=str(exc))
+            return None
+
+    async def _hold_until_journaled(
+        self, body: bytes, version: int, counts: dict[tuple[str, int], int]
+    ) -> None:
+        """Wait until the journal covers every record this Produce response acknowledges.
+        A GateClosedError (the journal stopped) ends the connection without the ack."""
+        gate = self.gate
+        assert gate is not None
+        try:
+            acks = produce_frames.parse_response(body, version)
+        except (produce_frames.FrameError, struct.error) as exc:
+            log.warning("compat_proxy.produce_not_held", version=version, error=str(exc))
+            return
+        for ack in acks:
+            count = counts.get((ack.topic, ack.partition), 0)
+            if ack.error_code == 0 and count > 0:
+                await gate.wait(ack.topic, ack.partition, ack.base_offset + count)
 
     def _rewrite(self, frame: bytes, api_key: int, version: int) -> bytes:
         header, body = frame[:4], frame[4:]

@@ -1,8 +1,8 @@
 """An append-only on-disk journal that lets the memory-only embedded broker keep its history.
 
-Tansu stores nothing on disk (docs/broker.md, deviation 4), yet `vendorwatch demo` must come
-back after a restart with the history it had: the events, the DLQ, the alerts and the silences
-(``topics.PERSISTED_IN_EMBEDDED_MODE``). Derived state (scores, tables) is rebuilt from them.
+Tansu stores nothing on disk (docs/broker.md, deviation 4), yet an embedded worker must come
+back after a restart, or a kill -9, with everything it had: the raw input it acknowledged, the
+history, the DLQs, scores, alerts and silences (``topics.PERSISTED_IN_EMBEDDED_MODE``).
 
 * :class:`JournalMirror` consumes those topics from the broker with its own group-less consumer
   and appends every record to ``<journal>/<topic>/<partition>.log``. Its position is the number
@@ -18,8 +18,11 @@ journal greppable (`jq` answers "what did we know, when") and make a write torn 
 to spot: a last line without its newline, or one that does not parse, is dropped by readers and
 cut off by the next writer. A bad line anywhere else is corruption and raises.
 
-Durability: lines are written (to the page cache) after every fetch and fsynced at most every
-``fsync_interval_s``; a kill -9 loses nothing written, a power cut can lose that last interval.
+Durability: lines are written (to the page cache) after every fetch. With an ack gate
+(streams/embedded/ack_gate.py) they are fsynced after every fetch that brought records, and the
+gate learns the new durable positions, so the producers' acks waiting on it are released: one
+fsync covers every record of the fetch (group commit). Without a gate they are fsynced at most
+every ``fsync_interval_s``: a kill -9 loses nothing written, a power cut can lose that interval.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from vendorwatch.streams.embedded.ack_gate import AckGate, GateClosedError
 from vendorwatch.streams.kafka_io.compat import (
     AIOKAFKA_PRODUCER_SETTINGS,
     end_offsets_via_fetch,
@@ -334,6 +338,8 @@ class JournalMirror:
         fsync_interval_s: float = 0.2,
         max_records: int = 10_000,
         discover_interval_s: float = 5.0,
+        gate: AckGate | None = None,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self.journal = _as_journal(journal)
         self.bootstrap_servers = bootstrap_servers
@@ -341,6 +347,8 @@ class JournalMirror:
         self._fsync_interval_s = fsync_interval_s
         self._max_records = max_records
         self._discover_interval_s = discover_interval_s
+        self._gate = gate
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._consumer: AIOKafkaConsumer | None = None
         self._writers: dict[TopicPartition, PartitionWriter] = {}
         self._next: dict[TopicPartition, int] = {}
@@ -366,6 +374,9 @@ class JournalMirror:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id="vendorwatch-journal-mirror",
+            # a gated producer waits for this mirror's next fetch; Tansu answers a parked
+            # fetch only after a share of this wait, however early records arrive (deviation 8)
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
         await self._consumer.start()
         try:
@@ -373,6 +384,8 @@ class JournalMirror:
         except BaseException:
             await self._close()
             raise
+        if self._gate is not None:
+            self._gate.reopen()
         self._task = asyncio.create_task(self._run(), name="journal-mirror")
         log.info("journal.mirror_started", root=str(self.journal.root), positions=self._summary())
 
@@ -416,6 +429,8 @@ class JournalMirror:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             await self._close()
+            if self._gate is not None:
+                self._gate.close(GateClosedError("the journal mirror stopped"))
         log.info("journal.mirror_stopped", positions=self._summary())
         if self.error is not None:
             raise JournalError("journal mirror failed") from self.error
@@ -453,6 +468,8 @@ class JournalMirror:
             writer = self.journal.open_writer(tp.topic, tp.partition)
             self._writers[tp] = writer
             self._next[tp] = writer.count
+            if self._gate is not None:
+                self._gate.advance({tp: writer.synced_count})
         tps = sorted(self._writers)
         consumer.assign(tps)
         if check:
@@ -491,9 +508,17 @@ class JournalMirror:
                     if self._append(tp, records):
                         dirty.add(tp)
                 now = time.monotonic()
-                if dirty and (not batch or now - last_sync >= self._fsync_interval_s):
+                due = not batch or now - last_sync >= self._fsync_interval_s
+                if dirty and (due or self._gate is not None):
                     writers = [self._writers[tp] for tp in dirty]
-                    await asyncio.to_thread(_sync_all, writers)
+                    if self._gate is not None and len(writers) > 1:
+                        # acks wait on this: fsync the files at once, so the file system can
+                        # commit them together instead of one journal commit after another
+                        await asyncio.gather(*(asyncio.to_thread(w.sync) for w in writers))
+                    else:
+                        await asyncio.to_thread(_sync_all, writers)
+                    if self._gate is not None:
+                        self._gate.advance({tp: self._writers[tp].synced_count for tp in dirty})
                     dirty.clear()
                     last_sync = now
                     self._synced.set()
@@ -508,6 +533,8 @@ class JournalMirror:
         except Exception as exc:  # e.g. disk full: recorded, raised by stop()/wait_caught_up()
             self.error = exc
             self._synced.set()
+            if self._gate is not None:  # the acks waiting will not come: fail them now
+                self._gate.close(exc)
             log.exception("journal.mirror_failed")
 
     def _append(self, tp: TopicPartition, records: Sequence[Any]) -> bool:

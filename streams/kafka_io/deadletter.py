@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -38,8 +39,13 @@ def dead_letter(
     timestamp_ms: int | None,
     key: bytes | None,
     rejected_by: str,
+    headers: Sequence[tuple[str, bytes | None]] = (),
 ) -> bytes:
-    """The JSON record written to `vendorwatch.events.dlq` for one rejected message."""
+    """The JSON record written to `vendorwatch.events.dlq` for one rejected message.
+
+    `headers` are the ones that carry a CloudEvents binary-mode event (`ce_*`, `content-type`):
+    with the original value they are the whole event, so the record keeps them (`headers`,
+    present only when there are any)."""
     record: dict[str, Any] = {
         "reason": error.reason,
         "errors": [{"field": e.field, "message": e.message} for e in error.errors],
@@ -54,6 +60,8 @@ def dead_letter(
         "rejected_by": rejected_by,
         "original": original_payload(value),
     }
+    if headers:
+        record["headers"] = [{"name": name, **original_payload(v)} for name, v in headers]
     return orjson.dumps(record)
 
 

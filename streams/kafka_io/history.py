@@ -128,8 +128,8 @@ async def read_all(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
     from vendorwatch.streams.kafka_io.compat import fetch_end_offsets
 
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
-    await probe.start()
     try:
+        await probe.start()  # inside: a failed start must close the consumer too
         await probe._client.force_metadata_update()
         partitions = sorted(probe.partitions_for_topic(topic) or ())
     finally:

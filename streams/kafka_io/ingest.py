@@ -50,6 +50,8 @@ def make_producer(bootstrap_servers: str) -> KafkaProducer:
         max_request_size=2 * 1024 * 1024,
         retries=5,
         client_id="vendorwatch-ingest",
+        # a command line waits 10 s for an unreachable broker, not kafka-python's 30 s
+        bootstrap_timeout_ms=10_000,
     )
 
 

@@ -44,6 +44,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 """Every topic vendorwatch uses; `vendorwatch broker` and the compose setup job create these."""
 
 PERSISTED_IN_EMBEDDED_MODE: tuple[str, ...] = (
+    RAW,
     EVENTS,
     EVENTS_DLQ,
     SCORES,
@@ -51,6 +52,7 @@ PERSISTED_IN_EMBEDDED_MODE: tuple[str, ...] = (
     ALERTS_DLQ,
     SILENCES,
 )
-"""Topics the embedded broker journals to disk (Tansu is memory-only). Scores are derived but
-journaled too, so that a restart resumes from the saved group offsets with its read view intact
-instead of re-running (and re-alerting on) the whole history; only the raw topic is not kept."""
+"""Topics the embedded broker journals to disk (Tansu is memory-only): every topic. The raw topic
+is what producers were acknowledged for, so it must survive a kill -9 until the workers have
+processed it; scores are derived but kept so that a restart resumes from the saved group offsets
+with its read view intact instead of re-running (and re-alerting on) the whole history."""

@@ -40,7 +40,7 @@ class ExportSink:
     def __init__(self, window: Window) -> None:
         self.window = window
         self.stats = ExportStats()
-        self._rows: dict[str, tuple[float, str, int, int, bytes, str]] = {}
+        self._rows: dict[tuple[str, str], tuple[float, str, int, int, bytes, str]] = {}
 
     def feed(self, partition: int, records: Iterable[ConsumerRecord]) -> None:
         rows = self._rows
@@ -60,7 +60,8 @@ class ExportSink:
             if not self.window.contains(t):
                 stats.outside += 1
                 continue
-            known = rows.get(event.id)
+            key = (event.source, event.id)  # CloudEvents identity
+            known = rows.get(key)
             if known is not None and (known[2], known[3]) < (partition, record.offset):
                 stats.duplicates += 1
                 continue
@@ -69,7 +70,7 @@ class ExportSink:
             canonical = encode_event(event)
             if canonical != value:
                 stats.reencoded += 1
-            rows[event.id] = (t, event.id, partition, record.offset, canonical, event.subject)
+            rows[key] = (t, event.id, partition, record.offset, canonical, event.subject)
 
     def lines(self) -> Iterator[bytes]:
         """The events ordered by (event time, vendor, place in the log), one canonical JSON

@@ -241,7 +241,12 @@ def event_summary(event: Event) -> str:
         if len(text) > 60:
             text = text[:59] + "…"
         parts.append(f"{key}={text}")
-    return " ".join(parts)
+    summary = " ".join(parts)
+    source = event.provenance
+    if source is not None:  # read from a document (`vendorwatch feeds`): cite it
+        quote = source.quote if len(source.quote) <= 120 else source.quote[:119] + "…"
+        summary += f"\n“{quote}” — {source.url}"
+    return summary
 
 
 def timeline_items(steps: Sequence[Step]) -> list[dict[str, Any]]:

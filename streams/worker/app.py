@@ -14,7 +14,7 @@ small batches to amortise per-message overhead.
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,14 +26,15 @@ from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.kafka_io.compat import FAUST_BROKER_SETTINGS
+from vendorwatch.streams.kafka_io.compat import PROCESSING_GUARANTEE
 from vendorwatch.streams.kafka_io.history import read_history
 from vendorwatch.streams.kafka_io.outbox import Outbox
 from vendorwatch.streams.kafka_io.partitioning import vendor_partitioner
 from vendorwatch.streams.kafka_io.topics import GROUP_ID
 from vendorwatch.streams.settings import Settings
+from vendorwatch.streams.version import package_version
 from vendorwatch.streams.worker import faust_handoff, health, metrics
-from vendorwatch.streams.worker.faust_compat import apply_faust_workarounds
+from vendorwatch.streams.worker.faust_compat import ClientTuning, apply_faust_workarounds, tune_app
 from vendorwatch.streams.worker.notify import register_alerting
 from vendorwatch.streams.worker.pipeline import Pipeline, bytes_topic
 from vendorwatch.streams.worker.score_step import (
@@ -61,11 +62,22 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 """Largest record batch per partition (well under the producer's 1 MB request limit)."""
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("vendorwatch")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
+def default_worker_name(web_port: int) -> str:
+    """`hostname:port`: unique per container (its hostname is its id) and per process on one
+    machine (two workers cannot share a port), unlike the bind address `0.0.0.0:6066`."""
+    return f"{socket.gethostname()}:{web_port}"
+
+
+def broker_settings(settings: Settings) -> dict[str, Any]:
+    """The `faust.App` options that follow the broker profile (`Settings.tuning`)."""
+    tuning = settings.tuning
+    return {
+        "broker_session_timeout": tuning.session_timeout_seconds,
+        "broker_rebalance_timeout": tuning.rebalance_timeout_seconds,
+        "broker_heartbeat_interval": tuning.heartbeat_interval_seconds,
+        "topic_replication_factor": tuning.replication_factor,
+        "processing_guarantee": PROCESSING_GUARANTEE,
+    }
 
 
 def _faust_broker_urls(bootstrap_servers: str) -> list[str]:
@@ -111,10 +123,13 @@ def create_pipeline(
         store="memory://",
         autodiscover=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         web_enabled=True,
+        # Faust's own endpoints would let anyone who reaches the port read and route requests
+        # to any table; vendorwatch keeps no Faust tables and routes nothing
+        web_router_enabled=False,
+        web_tables_enabled=False,
         web_host=settings.web_host,
         web_bind=settings.web_host,
         web_port=settings.web_port,
@@ -126,7 +141,14 @@ def create_pipeline(
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_partitioner=vendor_partitioner,
         stream_buffer_maxsize=4096,
-        **FAUST_BROKER_SETTINGS,
+        **broker_settings(settings),
+    )
+    tune_app(
+        app,
+        ClientTuning(
+            fetch_max_wait_ms=settings.tuning.fetch_max_wait_ms,
+            producer_idempotence=settings.tuning.producer_idempotence,
+        ),
     )
     raw_topic = bytes_topic(app, topics.RAW)
     events_topic = bytes_topic(app, topics.EVENTS)
@@ -145,7 +167,7 @@ def create_pipeline(
         alerts_topic,
         clock=clock,
     )
-    worker_name = settings.worker_id or f"{settings.web_host}:{settings.web_port}"
+    worker_name = settings.worker_id or default_worker_name(settings.web_port)
 
     async def load_history(partition: int) -> list[tuple[Event, int | None, float | None]]:
         return await read_history(bootstrap_servers, topics.EVENTS, partition)
@@ -212,6 +234,6 @@ def create_pipeline(
 
     register_views(pipeline)
     health.install(app)
-    metrics.set_build_info(_version(), policy.version)
+    metrics.set_build_info(package_version(), policy.version)
     pipeline.alerting = register_alerting(pipeline)
     return pipeline

@@ -2,7 +2,8 @@
 
 Why a sensor: Faust knows what it read and committed per partition, and when it commits; a
 consumer that silently stopped (faust-streaming #175) shows as a partition whose last commit
-keeps ageing while its lag stays above zero, which the Prometheus rules in deploy/ alert on.
+keeps ageing while its lag stays above zero, which the Prometheus rules in deploy/ alert on. The
+commit clock starts at assignment, so a partition that never commits at all ages too.
 Lag is the fetch high watermark minus the committed offset: the high watermark comes from fetch
 responses, so it is right on the embedded broker too (docs/broker.md, deviation 1).
 """
@@ -54,8 +55,14 @@ def update_lag(consumer: Any) -> None:
 
 
 def install(app: faust.App, interval_s: float = 5.0) -> None:
-    """Register the sensor and a timer that refreshes lag between commits."""
+    """Register the sensor, the assignment hook and a timer that refreshes lag between commits."""
     app.sensors.add(HealthSensor())
+
+    @app.on_partitions_assigned.connect
+    async def start_commit_clocks(app_: Any, assigned: Any, **_: Any) -> None:
+        now = time.time()
+        for tp in assigned:
+            metrics.partition_assigned(tp.topic, tp.partition, now)
 
     @app.timer(interval_s)
     async def refresh_lag() -> None:

@@ -115,7 +115,8 @@ LAST_EVENT_TIMESTAMP: Final = Gauge(
 )
 LAST_COMMIT_TIMESTAMP: Final = Gauge(
     "vendorwatch_last_commit_timestamp_seconds",
-    "Unix time (wall clock) at which this worker last committed an offset of the partition.",
+    "Unix time (wall clock) at which this worker last committed an offset of the partition, or "
+    "was assigned the partition if it has not committed one since.",
     ["topic", "partition"],
 )
 SCORE_PUBLISH_LATENCY: Final = Histogram(
@@ -207,6 +208,16 @@ def forget_vendor(vendor: str) -> None:
             continue
 
 
+def partition_assigned(topic: str, partition: int, now: float) -> None:
+    """Start the partition's commit clock at its assignment (``now``, wall-clock Unix time).
+
+    A partition that is stuck from the moment it is assigned never commits; without this its
+    commit-time series would not exist and "no commit for 10 minutes" could not be computed for
+    it. Set at assignment, the series ages from there until the first commit replaces it.
+    """
+    LAST_COMMIT_TIMESTAMP.labels(topic=topic, partition=str(partition)).set(now)
+
+
 def forget_partition(topic: str, partition: int) -> None:
     """Drop a partition's lag and freshness series after a rebalance revoked it from us."""
     for gauge in (CONSUMER_LAG, LAST_EVENT_TIMESTAMP, LAST_COMMIT_TIMESTAMP):
@@ -241,6 +252,7 @@ __all__ = [
     "RejectReason",
     "forget_partition",
     "forget_vendor",
+    "partition_assigned",
     "set_build_info",
     "set_vendor_score",
     "set_vendor_severity",

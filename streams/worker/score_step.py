@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import orjson
 import structlog
 
-from vendorwatch.schemas.codec import InvalidEvent, check_event_time, encode_event, parse_event
+from vendorwatch.schemas.binary import binary_headers, is_binary, parse_message
+from vendorwatch.schemas.codec import InvalidEvent, check_event_time, encode_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams import logs
 from vendorwatch.streams.core.processor import Outcome, Processor
@@ -235,7 +236,8 @@ class ScoreStep:
             await self.on_clock(message, ms, sink)
             return
         try:
-            parsed = parse_event(message.value)  # type: ignore[arg-type]
+            # structured JSON, or CloudEvents binary mode (`ce_*` headers + JSON data)
+            parsed = parse_message(message.value, message.headers)
             check_event_time(parsed, self.clock(), self.max_future_skew)
         except InvalidEvent as exc:
             await self.reject(message, exc, sink)
@@ -246,9 +248,11 @@ class ScoreStep:
         home = vendor_partition(key, self._partitions)
         if home != partition:
             metrics.EVENTS_REROUTED.inc()
+            # a binary-mode event travels on in structured form: the reroute keeps no ce_ headers
+            binary = bool(message.headers) and is_binary(message.headers)
             await sink.add(
                 topics.RAW,
-                message.value,  # type: ignore[arg-type]
+                encode_event(parsed) if binary else message.value,  # type: ignore[arg-type]
                 key,
                 partition=home,
                 headers=((PRODUCED_AT_HEADER, produced_header),),
@@ -371,6 +375,7 @@ class ScoreStep:
             timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
             key=message.key,
             rejected_by=self.worker_name,
+            headers=binary_headers(message.headers),
         )
         await sink.add(topics.EVENTS_DLQ, record, message.key)
 

@@ -1,5 +1,8 @@
 """The worker's HTTP API on Faust's web server: read scores, accept events, health, metrics.
 
+Its contract is `openapi.py` (served at `GET /openapi.json`): a view added or changed here is
+described there, and the schemathesis test holds the two together.
+
 POST /events requires `Authorization: Bearer <VENDORWATCH_INGEST_TOKEN>` (compared in constant
 time); without a configured token the endpoint refuses everything, so a worker is never an open
 relay into the event history by accident.
@@ -23,11 +26,15 @@ from vendorwatch.schemas.codec import (
     validate_event,
 )
 from vendorwatch.streams.kafka_io.deadletter import claimed_in
+from vendorwatch.streams.kafka_io.durability import wait_durable
+from vendorwatch.streams.worker.openapi import (
+    MAX_EVENTS_PER_REQUEST,
+    openapi_document,
+    package_version,
+)
 from vendorwatch.streams.worker.pipeline import Pipeline
 
 log = structlog.get_logger(__name__)
-
-MAX_EVENTS_PER_REQUEST = 1000
 
 
 def _refusal(request: Request, token: str | None) -> str | None:
@@ -39,7 +46,11 @@ def _refusal(request: Request, token: str | None) -> str | None:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
         return "no_bearer_token"
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    try:
+        presented = given.strip().encode()
+    except UnicodeEncodeError:  # bytes that are no text (aiohttp keeps them as surrogates)
+        return "wrong_token"
+    if not hmac.compare_digest(presented, token.encode()):
         return "wrong_token"
     return None
 
@@ -50,6 +61,12 @@ def register_views(pipeline: Pipeline) -> None:
     view = pipeline.view
     settings = pipeline.settings
     token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+    document = openapi_document(package_version())
+
+    @app.page("/openapi.json")
+    class OpenAPI(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.json(document)
 
     @app.page("/vendors")
     class Vendors(View):  # type: ignore[misc]
@@ -134,16 +151,21 @@ def register_views(pipeline: Pipeline) -> None:
                 return self.json(
                     {"error": "invalid events; none accepted", "errors": errors}, status=400
                 )
-            for event in events:
+            sent = [
                 # into the raw topic keyed by vendor, like any producer: the worker that owns
                 # the vendor's partition writes the history and scores it (streams/worker/app.py)
                 await pipeline.raw_topic.send(key=event.subject.encode(), value=encode_event(event))
+                for event in events
+            ]
+            for delivery in sent:  # 202 only for what the broker holds, durably (journaled)
+                meta = await delivery
+                await wait_durable(meta.topic, meta.partition, meta.offset)
             return self.json({"accepted": [e.id for e in events]}, status=202)
 
     @app.page("/healthz")
     class Health(View):  # type: ignore[misc]
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok"})
+            return self.json({"status": "ok", "version": package_version()})
 
     @app.page("/readyz")
     class Ready(View):  # type: ignore[misc]

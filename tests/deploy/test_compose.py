@@ -43,12 +43,14 @@ VENDORWATCH_SUBCOMMANDS: dict[str, set[str]] = {
     "replay": set(),
     "silence": {"add", "list", "expire"},
     "schemas": {"export"},
+    "feeds": {"run"},
 }
 """The `vendorwatch` commands a deployment may run (command -> its subcommands); each must match
 `vendorwatch --help`, which test_worker_commands_exist_in_the_real_cli checks for the ones used."""
 
 WORKER_ENV = {
     "BOOTSTRAP_SERVERS",
+    "REPLICATION_FACTOR",
     "WEB_HOST",
     "WEB_PORT",
     "DATA_DIR",
@@ -145,16 +147,27 @@ def test_worker_commands_exist_in_the_real_cli(compose: dict[str, Any]) -> None:
 
 
 def test_the_worker_scales(compose: dict[str, Any]) -> None:
-    """`--scale worker=N` fails on a fixed container name or a fixed host port."""
+    """`--scale worker=N` fails on a fixed container name or a single fixed host port; a range
+    (one free port per replica) or an ephemeral port scales."""
     worker = compose["services"]["worker"]
     assert "container_name" not in worker
     for port in worker.get("ports", []):
         if isinstance(port, dict):
-            published = port.get("published")
+            published = str(port.get("published") or "")
         else:  # [ip:]published:target, or target alone; an empty published port is ephemeral
             parts = str(port).split(":")
-            published = parts[-2] if len(parts) > 1 else None
-        assert not published, f"worker publishes a fixed host port: {port}"
+            published = parts[-2] if len(parts) > 1 else ""
+        assert not published or "-" in published, f"worker publishes a fixed host port: {port}"
+
+
+def test_the_worker_api_is_published_on_loopback(compose: dict[str, Any]) -> None:
+    (port,) = compose["services"]["worker"]["ports"]
+    host, published, target = str(port).split(":")
+    assert host == "127.0.0.1"
+    assert target == compose["services"]["worker"]["environment"]["VENDORWATCH_WEB_PORT"]
+    first, last = (int(p) for p in published.split("-"))
+    assert first == 6066
+    assert last > first
 
 
 def test_worker_environment_and_secrets(compose: dict[str, Any]) -> None:
@@ -166,14 +179,33 @@ def test_worker_environment_and_secrets(compose: dict[str, Any]) -> None:
     for key in env:
         assert key.startswith("VENDORWATCH_"), key
         assert key.removeprefix("VENDORWATCH_") in WORKER_ENV, key
-    # Secrets come from .env only, never from the committed file.
-    assert worker["env_file"] == ".env"
+    # Secrets come from worker.env only, never from the committed file, and the workers do not
+    # receive .env (which holds Grafana's admin password for interpolation)
+    assert worker["env_file"] == [{"path": "worker.env", "required": True}]
     assert not {k.removeprefix("VENDORWATCH_") for k in env} & SECRET_ENV
-    example = (REPO / "deploy" / "env.example").read_text(encoding="utf-8")
+    example = (REPO / "deploy" / "worker.env.example").read_text(encoding="utf-8")
     for secret in SECRET_ENV:
         assert re.search(rf"^#? ?VENDORWATCH_{secret}=", example, re.MULTILINE), secret
-    assert re.search(r"^GRAFANA_ADMIN_PASSWORD=", example, re.MULTILINE)
-    assert ".env" in (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert "GRAFANA" not in example
+    compose_env = (REPO / "deploy" / "env.example").read_text(encoding="utf-8")
+    assert re.search(r"^GRAFANA_ADMIN_PASSWORD=", compose_env, re.MULTILINE)
+    assert not re.search(r"^#? ?VENDORWATCH_(INGEST_TOKEN|WEBHOOK|SLACK)", compose_env, re.M)
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert {".env", "worker.env"} <= set(ignored)
+
+
+def test_no_service_receives_the_compose_variables_file(compose: dict[str, Any]) -> None:
+    """.env is for ${...} in the compose file; a service given it whole would hold every
+    secret in it (the workers would hold Grafana's admin password)."""
+    for name, service in compose["services"].items():
+        files = service.get("env_file", [])
+        files = [files] if isinstance(files, str) else files
+        paths = {f if isinstance(f, str) else f["path"] for f in files}
+        assert ".env" not in paths, name
+    grafana = compose["services"]["grafana"]["environment"]
+    assert "GRAFANA_ADMIN_PASSWORD" in grafana["GF_SECURITY_ADMIN_PASSWORD"]
+    worker = compose["services"]["worker"]["environment"]
+    assert not any("GRAFANA" in str(value) for value in worker.values())
 
 
 def test_worker_waits_for_kafka_and_topics(compose: dict[str, Any]) -> None:
@@ -252,8 +284,20 @@ def test_dockerfile_shape() -> None:
     assert "6066" in dict(final)["EXPOSE"]
     argv = _healthcheck_argv()
     assert argv[0] == "python"
-    assert "/readyz" in argv[-1]
+    # liveness: a worker rebuilding a long history is alive though not ready
+    assert "/healthz" in argv[-1]
+    assert "/readyz" not in argv[-1]
     assert "6066" in argv[-1]
+    build = instructions[: max(i for i, (k, _) in enumerate(instructions) if k == "FROM")]
+    installs = [
+        found
+        for keyword, args in build
+        if keyword == "RUN"
+        for found in re.findall(r"pip install ['\"]?\.(?:\[([^\]]*)\])?", args)
+    ]
+    assert installs, "the build stage installs the package"
+    extras = {extra.strip() for extra in installs[0].split(",")}
+    assert "embedded" not in extras, "the production image leaves the embedded broker out"
 
 
 def test_dockerignore_sends_the_sources_and_keeps_secrets_out() -> None:
@@ -274,11 +318,11 @@ def test_dockerignore_sends_the_sources_and_keeps_secrets_out() -> None:
     assert not {".env", ".git", ".venv", "tests", ".vendorwatch"} & allowed
 
 
-class _Readyz(BaseHTTPRequestHandler):
+class _Healthz(BaseHTTPRequestHandler):
     status = 200
 
     def do_GET(self) -> None:
-        code = self.status if self.path == "/readyz" else 404
+        code = self.status if self.path == "/healthz" else 404
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -289,7 +333,7 @@ class _Readyz(BaseHTTPRequestHandler):
 
 @contextmanager
 def _serving(status: int) -> Iterator[int]:
-    handler = type("Handler", (_Readyz,), {"status": status})
+    handler = type("Handler", (_Healthz,), {"status": status})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -312,7 +356,7 @@ def _run_healthcheck(port: int) -> int:
 
 @pytest.mark.integration  # starts a local HTTP server: not in `make check`
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
-def test_healthcheck_command_follows_readyz(status: int, healthy: bool) -> None:
+def test_healthcheck_command_follows_healthz(status: int, healthy: bool) -> None:
     with _serving(status) as port:
         code = _run_healthcheck(port)
     assert (code == 0) is healthy

@@ -18,6 +18,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from tests.conftest import require_tool  # tests/conftest.py: skip locally, fail in CI
+from tests.test_docs import anchors
 from vendorwatch.alerts import metrics as delivery
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.worker import metrics
@@ -27,7 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES = PROMETHEUS_DIR / "rules" / "vendorwatch.rules.yml"
+SITE_RULES = PROMETHEUS_DIR / "rules" / "site.rules.yml"
+RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
+OPERATIONS = REPO / "docs" / "operations.md"
+LINKS_QUERY = 'with query "vendorwatch:links:info"'
+
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 
 DELIVERY_METRICS = {
@@ -48,9 +54,13 @@ def _run(*args: str | Path) -> str:
     return output
 
 
-def _rules() -> list[dict[str, Any]]:
-    document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
-    return [rule for group in document["groups"] for rule in group["rules"]]
+def _rules(*paths: Path) -> list[dict[str, Any]]:
+    """The rules of ``paths`` (default: every rule file Prometheus loads)."""
+    rules = []
+    for path in paths or RULE_FILES:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        rules += [rule for group in document["groups"] for rule in group["rules"]]
+    return rules
 
 
 def _alerts() -> list[dict[str, Any]]:
@@ -61,13 +71,14 @@ def test_promtool_check_config() -> None:
     promtool = require_tool("promtool")
     output = _run(promtool, "check", "config", CONFIG)
     assert "SUCCESS" in output
-    assert "1 rule files found" in output
+    assert f"{len(RULE_FILES)} rule files found" in output
 
 
 def test_promtool_check_rules() -> None:
     promtool = require_tool("promtool")
-    output = _run(promtool, "check", "rules", RULES)
-    assert f"SUCCESS: {len(_rules())} rules found" in output
+    output = _run(promtool, "check", "rules", *RULE_FILES)
+    for path in RULE_FILES:
+        assert f"SUCCESS: {len(_rules(path))} rules found" in output, path
 
 
 def test_promtool_test_rules() -> None:
@@ -87,6 +98,7 @@ def test_amtool_check_config() -> None:
     ("labels", "receiver"),
     [
         (["alertname=VendorwatchConsumerStuck", "component=pipeline"], "pipeline"),
+        (["alertname=VendorwatchWorkersMissing", "component=pipeline"], "pipeline"),
         (["alertname=competitor_stake", "vendor=scale-ai", "severity=critical"], "vendor-risk"),
     ],
 )
@@ -110,8 +122,49 @@ def test_every_alert_has_a_unit_test_and_the_labels_routing_needs() -> None:
         assert f"alertname: {name}\n" in tested, f"{name} has no promtool unit test"
         assert alert["labels"]["severity"] in {"warning", "critical"}, name
         assert alert["labels"]["component"] == "pipeline", name
-        assert {"summary", "description", "dashboard"} <= set(alert["annotations"]), name
-        assert alert["annotations"]["dashboard"] == "/d/vendorwatch-pipeline", name
+        assert {"summary", "description", "dashboard", "runbook_url"} <= set(
+            alert["annotations"]
+        ), name
+
+
+def test_alert_links_are_built_from_the_site_bases() -> None:
+    """The absolute bases live in one place, site.rules.yml; each alert only appends its part."""
+    for alert in _alerts():
+        name, annotations = alert["alert"], alert["annotations"]
+        assert LINKS_QUERY in annotations["dashboard"], name
+        assert ".Labels.dashboards_url" in annotations["dashboard"], name
+        assert annotations["dashboard"].endswith("{{ end }}/d/vendorwatch-pipeline"), name
+        assert LINKS_QUERY in annotations["runbook_url"], name
+        assert ".Labels.runbooks_url" in annotations["runbook_url"], name
+        assert annotations["runbook_url"].endswith("{{ end }}#" + name.lower()), name
+
+
+def test_every_runbook_url_names_a_section_of_operations_md() -> None:
+    sections = anchors(OPERATIONS)
+    for alert in _alerts():
+        fragment = alert["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        assert fragment in sections, f"{alert['alert']}: docs/operations.md has no #{fragment}"
+
+
+def test_the_site_rules_hold_absolute_link_bases_and_an_expected_replica_count() -> None:
+    rules = {rule["record"]: rule for rule in _rules(SITE_RULES)}
+    links = rules["vendorwatch:links:info"]
+    assert links["expr"] == "vector(1)"
+    for label in ("dashboards_url", "runbooks_url"):
+        assert re.fullmatch(r"https?://[^\s#]+[^/#\s]", links["labels"][label]), label
+    assert links["labels"]["runbooks_url"].endswith("docs/operations.md")
+    expected = rules["job:vendorwatch_worker_replicas:expected"]
+    assert re.fullmatch(r"vector\([1-9][0-9]*\)", expected["expr"])
+    assert expected["labels"] == {"job": "vendorwatch-worker"}
+
+
+def test_every_site_file_of_the_unit_tests_defines_what_site_rules_does() -> None:
+    """A test site may change the values, not which series exist, or a test would miss a rule."""
+    deployed = {(r["record"], tuple(sorted(r["labels"]))) for r in _rules(SITE_RULES)}
+    sites = sorted((PROMETHEUS_DIR / "tests" / "sites").glob("*.yml"))
+    assert sites
+    for site in sites:
+        assert {(r["record"], tuple(sorted(r["labels"]))) for r in _rules(site)} == deployed
 
 
 def _exposed_names(module: object) -> set[str]:

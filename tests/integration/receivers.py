@@ -164,12 +164,14 @@ receivers:
 
 
 @contextlib.contextmanager
-def alertmanager(binary: str, workdir: Path) -> Iterator[str]:
+def alertmanager(
+    binary: str, workdir: Path, config_text: str = ALERTMANAGER_CONFIG
+) -> Iterator[str]:
     """Run Alertmanager on a free loopback port; yields its base URL once it is ready."""
     port = free_loopback_port()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "alertmanager.yml"
-    config.write_text(ALERTMANAGER_CONFIG)
+    config.write_text(config_text)
     log_path = workdir / "alertmanager.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -288,6 +288,7 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
             "vendorwatch-domain-recording",
             "vendorwatch-pipeline-recording",
             "vendorwatch-pipeline-alerts",
+            "vendorwatch-site",
         }
         broken = [
             (rule["name"], rule.get("lastError"))

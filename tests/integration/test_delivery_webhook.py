@@ -1,4 +1,5 @@
-"""Signed webhook delivery to a real receiver that checks signatures with `verify_signature`."""
+"""Signed webhook delivery to real receivers: one verifies with the `standardwebhooks` library
+(Standard Webhooks headers), one with the deprecated `verify_signature`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from aiohttp import web
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from vendorwatch.alerts.delivery import Deliverer, DeliveryReport, RetryPolicy
 from vendorwatch.alerts.notification import AlertItem, Notification
@@ -21,9 +23,11 @@ from vendorwatch.alerts.sinks.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    WEBHOOK_ID_HEADER,
     SignatureError,
     WebhookSink,
     sign,
+    standard_secret,
     verify_signature,
 )
 
@@ -94,6 +98,57 @@ class Receiver:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
+
+
+class StandardReceiver(Receiver):
+    """A receiver written from the Standard Webhooks documentation: the library verifies the
+    raw body and headers, and `webhook-id` deduplicates."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(secret)
+        self.ids: set[str] = set()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            Webhook(standard_secret(self.secret)).verify(raw, dict(request.headers))
+        except WebhookVerificationError as exc:
+            self.seen.append(Seen(False, str(exc), raw, dict(request.headers)))
+            return web.Response(status=401, text=str(exc))
+        msg_id = request.headers[WEBHOOK_ID_HEADER]
+        duplicate = msg_id in self.ids
+        self.ids.add(msg_id)
+        self.seen.append(Seen(True, "duplicate" if duplicate else "", raw, dict(request.headers)))
+        return web.Response(status=204)
+
+
+@pytest.fixture
+def standard_receiver() -> Iterator[StandardReceiver]:
+    r = StandardReceiver(SECRET)
+    r.start()
+    yield r
+    r.stop()
+
+
+def test_a_standard_webhooks_receiver_verifies_the_delivery(
+    standard_receiver: StandardReceiver,
+) -> None:
+    n = notification("ntf-std-1")
+    report = deliver(standard_receiver.url, SECRET, n)
+    assert report.outcome == "delivered"
+    (seen,) = standard_receiver.seen
+    assert seen.accepted, seen.detail
+    assert seen.headers[WEBHOOK_ID_HEADER] == "ntf-std-1"
+    assert Notification.from_json_bytes(seen.body) == n
+
+
+def test_a_standard_webhooks_receiver_refuses_another_secret(
+    standard_receiver: StandardReceiver,
+) -> None:
+    report = deliver(standard_receiver.url, "not-the-shared-secret", notification("ntf-std-2"))
+    assert report.outcome == "failed"
+    assert report.attempts == 1
+    assert standard_receiver.seen[0].detail == "No matching signature found"
 
 
 @pytest.fixture

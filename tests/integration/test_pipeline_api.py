@@ -20,6 +20,7 @@ import pytest
 
 from vendorwatch.streams.core.policy import load_policy
 from vendorwatch.streams.kafka_io import topics
+from vendorwatch.streams.version import package_version
 
 from .workers import (
     INGEST_TOKEN,
@@ -220,7 +221,7 @@ def test_unknown_vendor_is_404(api_worker: WorkerProcess) -> None:
 
 
 def test_healthz_and_readyz(api_worker: WorkerProcess) -> None:
-    assert api_worker.get_json("/healthz") == {"status": "ok"}
+    assert api_worker.get_json("/healthz") == {"status": "ok", "version": package_version()}
     ready = api_worker.get_json("/readyz")
     assert ready["status"] == "ready"
 

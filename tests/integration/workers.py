@@ -298,6 +298,8 @@ def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     # the scenario drives stream time (its events' times and any clock records), so a test's
     # 2025 story is scored in 2025, not today; tests of the wall clock say so explicitly
     env["VENDORWATCH_CLOCK"] = "scenario"
+    # the fixture's broker is Tansu: its group timing, fetch wait, one replica, no idempotence
+    env["VENDORWATCH_BROKER_PROFILE"] = "tansu"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env

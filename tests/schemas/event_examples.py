@@ -69,6 +69,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "demand.changed": {"factor": 3.0, "description": "Demand tripled"},
     "vendor.statement": {"kind": "audit", "text": "An independent audit found no leak."},
+    "event.retracted": {"id": "example-data.shared", "reason": "sent for the wrong vendor"},
 }
 
 

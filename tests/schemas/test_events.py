@@ -27,7 +27,7 @@ def rejection(event: dict[str, Any] | bytes) -> InvalidEvent:
 
 def test_the_examples_cover_every_event_type() -> None:
     assert set(PAYLOADS) == set(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 17
+    assert len(EVENT_TYPES) == 18
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))

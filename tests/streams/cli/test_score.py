@@ -185,7 +185,7 @@ def test_schemas_export_writes_one_file_per_type(tmp_path: Path) -> None:
     result = invoke("schemas", "export", str(tmp_path / "schemas"))
     assert result.exit_code == 0, result.output
     files = sorted((tmp_path / "schemas").glob("*.json"))
-    assert len(files) == 17
+    assert len(files) == 18
     assert "ownership.stake_acquired.json" in {f.name for f in files}
 
 

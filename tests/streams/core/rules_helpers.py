@@ -36,17 +36,21 @@ def event(
     at: datetime,
     vendor: str = "acme",
     event_id: str | None = None,
+    source: str = "urn:vendorwatch:tests",
+    replaces: str | None = None,
 ) -> Event:
     """One valid event, parsed by the real codec (so a typo in a payload fails loudly here)."""
     raw = {
         "specversion": "1.0",
         "id": event_id or f"t-{event_type}-{next(_ids)}",
-        "source": "urn:vendorwatch:tests",
+        "source": source,
         "type": event_type,
         "time": iso(at),
         "subject": vendor,
         "data": dict(data),
     }
+    if replaces is not None:
+        raw["replaces"] = replaces
     return parse_event(orjson.dumps(raw))
 
 

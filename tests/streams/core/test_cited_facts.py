@@ -36,7 +36,7 @@ dense_histories = st.lists(
     st.one_of(*(events(kind, ["scale-ai"]) for kind in DENSE_KINDS)),
     min_size=1,
     max_size=40,
-    unique_by=lambda e: e.id,
+    unique_by=lambda e: (e.source, e.id),
 )
 """One vendor, few kinds: many facts per signal, and late ones that make a signal refold."""
 any_histories = st.one_of(histories(max_size=60), dense_histories)

@@ -100,7 +100,7 @@ def test_near_misses_are_close_names_and_unrelated_names_are_not() -> None:
     assert closest("x", known) is None  # too short to say anything
 
 
-# --- the rows -----------------------------------------------------------------------------
+# --- the cases a reviewer checks ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Ownership: the latest report per competitor states what it holds, case by case.
+"""Ownership: the latest report per competitor states what it holds.
 
 Each case is checked offline (the reference `scoring.score`, which `scored` holds equal to the
 live engine) and through the `Processor` with the shipped policy, and the alert's notifications
@@ -119,7 +119,7 @@ def test_the_resolution_goes_out_as_a_resolved_notification() -> None:
 def test_a_later_smaller_report_without_control_replaces_the_controlling_one() -> None:
     controlling, later = report(1, pct=30, seats=2, control=True), report(2, pct=49)
     result = scored(*BASE, controlling, later)
-    assert result.score == 79.15  # 100 x (1 - e^-(1.6 x 49/50)); the issue's 79.2 to one place
+    assert result.score == 79.15  # 100 x (1 - e^-(1.6 x 49/50)) (79.2 to one place)
     assert ownership(result).event_ids == (later.id,)
     assert ownership(result).detail == "Meta (competitor) holds 49%"
 

@@ -48,10 +48,13 @@ stake_histories = st.lists(
     st.one_of(stake_reports, events("data.shared", ["scale-ai"])),
     min_size=1,
     max_size=30,
-    unique_by=lambda e: e.id,
+    unique_by=lambda e: (e.source, e.id),
 )
 one_vendor = st.lists(
-    events(vendors=["scale-ai"]), min_size=1, max_size=50, unique_by=lambda e: e.id
+    events(vendors=["scale-ai"], corrections=True),
+    min_size=1,
+    max_size=50,
+    unique_by=lambda e: (e.source, e.id),
 )
 """Long histories of one vendor: many facts per signal, so folds, reports and bounds are hit."""
 any_histories = st.one_of(histories(max_size=50), one_vendor, stake_histories)

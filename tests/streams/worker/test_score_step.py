@@ -34,6 +34,7 @@ from vendorwatch.schemas.codec import encode_event
 from vendorwatch.schemas.events import Event, iso
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.records import score_record
+from vendorwatch.streams.core.state import event_key
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.kafka_io.history import SOURCE_OFFSET_HEADER
 from vendorwatch.streams.kafka_io.partitioning import vendor_partition
@@ -228,7 +229,7 @@ def test_invalid_input_goes_to_the_dlq_with_its_reason_and_bytes_between_scored_
         first.id,
         last.id,
     ]
-    assert processor.states[p]["acme"].seen >= {first.id, last.id}
+    assert processor.states[p]["acme"].seen >= {event_key(first), event_key(last)}
 
 
 def test_an_event_already_in_the_history_is_not_written_again_and_scores_once() -> None:
@@ -364,7 +365,7 @@ def test_a_producer_duplicate_already_in_the_history_writes_nothing() -> None:
     sink = ListSink()
     run(score_step.handle([message(encode_event(first), partition=p, offset=1)], sink))
     assert sink.records == []
-    assert processor.states[p]["acme"].seen == {first.id}
+    assert processor.states[p]["acme"].seen == {event_key(first)}
 
 
 def test_the_steps_import_no_faust() -> None:
@@ -427,7 +428,7 @@ def test_an_event_dated_2052_goes_to_the_dlq_and_the_vendors_other_events_still_
     # everything else for the vendor went to the history and was scored, in order
     kept = [*before, *after]
     assert [r.value for r in sink.on(topics.EVENTS)] == [encode_event(e) for e in kept]
-    assert processor.states[p]["acme"].seen == {e.id for e in kept}
+    assert processor.states[p]["acme"].seen == {event_key(e) for e in kept}
     scores = [orjson.loads(r.value) for r in sink.on(topics.SCORES)]
     assert [s["caused_by"] for s in scores][-1] == after[-1].id
     assert scores[-1]["as_of"] == iso(NOW)  # scored at stream time, not "as of 2052"
@@ -569,3 +570,60 @@ def test_a_near_miss_name_is_counted_once_per_event_by_what_it_is_close_to() -> 
     batch = messages([registered("acme"), stake, stake, client])
     run(score_step.handle(batch, ListSink()))
     assert (counter(competitor), counter(organisation)) == (before[0] + 1, before[1] + 1)
+
+
+def binary_form(event: Event) -> tuple[list[tuple[str, bytes]], bytes]:
+    """A binary-mode Kafka message of `event`: attributes as `ce_*` headers, data as the value."""
+    structured = orjson.loads(encode_event(event))
+    data = orjson.dumps(structured.pop("data"))
+    headers = [(f"ce_{name}", str(value).encode()) for name, value in structured.items()]
+    return [*headers, ("content-type", b"application/json")], data
+
+
+def test_a_binary_mode_event_is_scored_and_kept_in_structured_form() -> None:
+    score_step, processor = step()
+    e = registered("acme")
+    headers, data = binary_form(e)
+    p = home("acme")
+    sink = ListSink()
+    run(
+        score_step.handle(
+            [message(data, partition=p, offset=0, key=b"acme", headers=headers)], sink
+        )
+    )
+    (history,) = sink.on(topics.EVENTS)
+    canonical = orjson.loads(history.value)
+    assert canonical["id"] == e.id
+    assert canonical["data"] == orjson.loads(data)
+    assert canonical["datacontenttype"] == "application/json"
+    assert [orjson.loads(r.value)["caused_by"] for r in sink.on(topics.SCORES)] == [e.id]
+    assert "acme" in processor.states[p]
+
+
+def test_a_binary_mode_event_on_another_partition_is_rerouted_in_structured_form() -> None:
+    score_step, _ = step()
+    headers, data = binary_form(registered("acme"))
+    wrong = (home("acme") + 1) % PARTITIONS
+    sink = ListSink()
+    run(score_step.handle([message(data, partition=wrong, offset=0, headers=headers)], sink))
+    (rerouted,) = sink.records
+    assert rerouted.partition == home("acme")
+    assert orjson.loads(rerouted.value)["subject"] == "acme"
+    assert [name for name, _ in rerouted.headers] == [PRODUCED_AT_HEADER]
+
+
+def test_a_bad_binary_mode_event_is_dead_lettered_with_its_headers() -> None:
+    score_step, _ = step()
+    headers, _ = binary_form(registered("acme"))
+    headers = [(n, b"vendor.exploded" if n == "ce_type" else v) for n, v in headers]
+    sink = ListSink()
+    run(
+        score_step.handle(
+            [message(b'{"name": "Acme"}', partition=0, offset=0, headers=headers)], sink
+        )
+    )
+    (dead,) = sink.on(topics.EVENTS_DLQ)
+    record = orjson.loads(dead.value)
+    assert record["reason"] == "unknown_type"
+    assert record["original"] == {"encoding": "utf-8", "value": '{"name": "Acme"}'}
+    assert {"name": "ce_type", "encoding": "utf-8", "value": "vendor.exploded"} in record["headers"]

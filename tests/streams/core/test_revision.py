@@ -1,0 +1,238 @@
+"""Taking facts back and counting each fact once: event identity, retractions, corrections,
+incident updates, moves back, and reports of one fact from several sources.
+
+Each case is checked offline (the reference `scoring.score`, held equal to the live engine by
+`scored`) and, where an alert is involved, through the real `Processor` with the shipped policy.
+Data at stake is full (restricted, above the reference volume): the score is 100 x (1 - e^-H).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.streams.core.rules_helpers import (
+    T0,
+    days,
+    default_policy,
+    event,
+    registered,
+    restricted_data,
+    run_events,
+)
+from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core import _incremental, scoring
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.scoring import Score
+from vendorwatch.streams.core.state import VendorState, apply, event_key
+
+POLICY = default_policy()
+BASE = (registered(), restricted_data())
+NEWS, WIRE = "urn:news:outlet-a", "urn:news:outlet-b"
+
+
+def scored(*events: Event) -> Score:
+    state = VendorState("acme")
+    for e in events:
+        apply(state, e)
+    result = scoring.score(state, POLICY)
+    assert result == _incremental.score(state, POLICY)
+    assert result == _incremental.score(state, POLICY, cached=False)
+    return result
+
+
+def signal(result: Score, name: str) -> Any:
+    found = [c for c in result.contributions if c.signal == name]
+    return found[0] if found else None
+
+
+def stake(day: float, pct: float = 30, **envelope: Any) -> Event:
+    data = {"investor": "Meta", "stake_pct": pct}
+    return event("ownership.stake_acquired", data, at=T0 + days(day), **envelope)
+
+
+def move(day: float, to_org: str = "OpenAI", from_org: str = "Acme", **envelope: Any) -> Event:
+    data = {
+        "person": "Dana Wu",
+        "role": "CTO",
+        "from_org": from_org,
+        "to_org": to_org,
+        "seniority": "executive",
+    }
+    return event("person.moved", data, at=T0 + days(day), **envelope)
+
+
+def incident(day: float, severity: str, **fields: Any) -> Event:
+    envelope = {k: fields.pop(k) for k in ("source", "event_id") if k in fields}
+    data = {"title": "Credential leak", "severity": severity, **fields}
+    return event("security.incident", data, at=T0 + days(day), **envelope)
+
+
+def retraction(day: float, target: Event, **envelope: Any) -> Event:
+    envelope.setdefault("source", target.source)
+    data = {"id": target.id, "reason": "sent in error"}
+    return event("event.retracted", data, at=T0 + days(day), **envelope)
+
+
+def alerts(events: list[Event], rule: str) -> list[tuple[str, str]]:
+    """(event id, status) of every transition of `rule`, through the Processor."""
+    run = run_events(events, POLICY)
+    return [(eid, t.status) for eid, t in run.transitions if t.rule == rule]
+
+
+# --- identity is (source, id) -------------------------------------------------------------------
+
+
+def test_the_same_id_from_two_sources_is_two_events_in_either_order() -> None:
+    a = stake(1, 30, source=NEWS, event_id="report-1")
+    b = move(2, source=WIRE, event_id="report-1")
+    one, other = scored(*BASE, a, b), scored(*BASE, b, a)
+    assert one == other
+    assert signal(one, "competitor_ownership") is not None
+    assert signal(one, "key_person_to_competitor") is not None
+    assert one.event_count == 4
+
+
+def test_a_repeat_of_the_same_source_and_id_is_a_no_op() -> None:
+    a = stake(1, 30, source=NEWS, event_id="report-1")
+    again = stake(1, 45, source=NEWS, event_id="report-1")  # a redelivery, whatever it says
+    assert scored(*BASE, a, again) == scored(*BASE, a)
+
+
+def test_the_processor_keeps_both_events_of_a_shared_id() -> None:
+    processor = Processor(POLICY)
+    a = stake(1, 30, source=NEWS, event_id="report-1")
+    b = move(2, source=WIRE, event_id="report-1")
+    for e in (*BASE, a, b):
+        assert not processor.in_history(0, e)
+        processor.process(0, e)
+        assert processor.in_history(0, e)
+    assert processor.states[0]["acme"].seen >= {event_key(a), event_key(b)}
+
+
+# --- retractions and corrections ----------------------------------------------------------------
+
+
+def test_a_retracted_stake_no_longer_counts_and_its_alert_resolves() -> None:
+    bought = stake(1, 30)
+    taken_back = retraction(3, bought)
+    result = scored(*BASE, bought, taken_back)
+    assert signal(result, "competitor_ownership") is None
+    assert result.score == 0
+    assert result.event_count == 4  # both stay in the history
+    assert alerts([*BASE, bought, taken_back], "competitor_stake") == [
+        (bought.id, "firing"),
+        (taken_back.id, "resolved"),
+    ]
+
+
+def test_a_retraction_that_arrives_first_withdraws_the_event_on_arrival() -> None:
+    bought = stake(1, 30)
+    taken_back = retraction(3, bought)
+    assert scored(*BASE, taken_back, bought) == scored(*BASE, bought, taken_back)
+
+
+def test_only_the_source_of_an_event_can_take_it_back() -> None:
+    bought = stake(1, 30, source=NEWS)
+    other = retraction(3, bought, source=WIRE)  # names the id, but from another source
+    assert signal(scored(*BASE, bought, other), "competitor_ownership") is not None
+
+
+def test_a_correction_replaces_a_mistyped_stake() -> None:
+    typo = stake(1, 3.0)
+    fixed = stake(1, 30, replaces=typo.id)
+    result = scored(*BASE, typo, fixed)
+    assert signal(result, "competitor_ownership").event_ids == (fixed.id,)
+    assert signal(result, "competitor_ownership").detail == "Meta (competitor) holds 30%"
+    assert result == scored(*BASE, fixed, typo)  # whichever arrives first
+    # The stake alert (20% and up) fires on the correction, whose summary says 30%.
+    run = run_events([*BASE, typo, fixed], POLICY)
+    fired = [(e, t) for e, t in run.transitions if t.rule == "competitor_stake"]
+    assert [(e, t.status) for e, t in fired] == [(fixed.id, "firing")]
+    assert "30%" in fired[0][1].summary
+
+
+def test_a_correction_that_lowers_a_stake_resolves_the_alert() -> None:
+    typo = stake(1, 30)
+    fixed = stake(1, 3.0, replaces=typo.id)
+    assert alerts([*BASE, typo, fixed], "competitor_stake") == [
+        (typo.id, "firing"),
+        (fixed.id, "resolved"),
+    ]
+
+
+# --- an incident updated, a move taken back ----------------------------------------------------
+
+
+def test_an_incident_updated_to_low_lowers_the_score() -> None:
+    first = incident(1, "critical", incident_id="INC-7")
+    update = incident(2, "low", incident_id="INC-7", description="no data accessed")
+    before, after = scored(*BASE, first), scored(*BASE, first, update)
+    assert after.score < before.score
+    counted = signal(after, "security_incident")
+    assert counted.event_ids == (first.id, update.id)
+    assert counted.detail == "low incident: Credential leak (2 reports)"
+    # One low incident dated by its first report: what a single low report of day 1 scores on
+    # day 2 (when the update came).
+    single = scored(*BASE, incident(1, "low", incident_id="INC-8"), heartbeat_on(2))
+    assert after.score == single.score
+
+
+def heartbeat_on(day: float) -> Event:
+    """A heartbeat that moves the vendor's latest event to `day` (scores are as of it)."""
+    return event("vendor.alias_added", {"alias": f"Acme {day}"}, at=T0 + days(day))
+
+
+def test_reports_of_one_incident_by_title_count_once_within_the_window() -> None:
+    a = incident(1, "high", source=NEWS)
+    b = incident(2, "high", source=WIRE)
+    later = incident(30, "high", source=WIRE)  # same title, outside the 7-day window
+    assert scored(*BASE, a, b, heartbeat_on(2)) == scored(*BASE, a, b)
+    once = signal(scored(*BASE, a, b), "security_incident")
+    assert once.event_ids == (a.id, b.id)
+    assert scored(*BASE, a, b).score == scored(*BASE, a, heartbeat_on(2)).score
+    twice = signal(scored(*BASE, a, b, later), "security_incident")
+    assert twice.event_ids == (a.id, b.id, later.id)
+    assert twice.detail.count("incident:") == 2
+
+
+def test_one_move_reported_by_two_sources_counts_once_and_cites_both() -> None:
+    a = move(1, source=NEWS)
+    b = move(1, source=WIRE)
+    one = scored(*BASE, a)
+    both = scored(*BASE, a, b)
+    assert both.score == one.score
+    counted = signal(both, "key_person_to_competitor")
+    assert counted.event_ids == (a.id, b.id)
+    assert counted.detail == "Dana Wu (CTO) joined OpenAI (2 reports)"
+
+
+def test_a_move_to_another_competitor_is_another_move() -> None:
+    assert scored(*BASE, move(1), move(2, "Meta")).score > scored(*BASE, move(1)).score
+
+
+def test_a_person_moving_back_cancels_the_move_and_its_alert() -> None:
+    left = move(1)
+    back = move(40, to_org="Acme", from_org="OpenAI")
+    result = scored(*BASE, left, back)
+    assert signal(result, "key_person_to_competitor") is None
+    assert result.score == 0
+    assert alerts([*BASE, left, back], "key_person_to_competitor") == [
+        (left.id, "firing"),
+        (back.id, "resolved"),
+    ]
+    # Leaving again after coming back is a new move.
+    again = move(60, source=NEWS)
+    assert signal(scored(*BASE, left, back, again), "key_person_to_competitor").event_ids == (
+        again.id,
+    )
+
+
+def test_one_pause_reported_by_two_sources_counts_once_and_cites_both() -> None:
+    a = event("client.paused", {"client": "OpenAI"}, at=T0 + days(1), source=NEWS)
+    b = event("client.paused", {"client": "OpenAI, Inc."}, at=T0 + days(2), source=WIRE)
+    both = scored(*BASE, a, b)
+    assert both.score == scored(*BASE, b).score  # the latest report dates the pause
+    counted = signal(both, "peer_client_pause")
+    assert set(counted.event_ids) == {a.id, b.id}
+    assert counted.detail.endswith("(2 reports)")
+    assert scored(*BASE, b, a) == both  # a late report of the same word joins it

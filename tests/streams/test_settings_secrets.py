@@ -1,0 +1,105 @@
+"""Settings from files: `VENDORWATCH_X_FILE` (Docker's convention) and a secrets directory of
+`vendorwatch_x` files (`VENDORWATCH_SECRETS_DIR`), with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vendorwatch.streams.settings import SettingsError, load_settings
+
+TOKEN = "token-from-a-file-0123456789"
+SECRET = "hmac-key-from-a-file-012345"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("VENDORWATCH_"):
+            monkeypatch.delenv(name)
+
+
+def test_a_file_variable_gives_the_value(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n", encoding="utf-8")  # as `echo` writes it
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN_FILE", str(path))
+    settings = load_settings()
+    assert settings.ingest_token is not None
+    assert settings.ingest_token.get_secret_value() == TOKEN
+
+
+def test_a_file_variable_is_validated_like_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "short"
+    path.write_text("too-short", encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_WEBHOOK_SECRET_FILE", str(path))
+    with pytest.raises(SettingsError, match="VENDORWATCH_WEBHOOK_SECRET"):
+        load_settings()
+
+
+def test_an_unreadable_file_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv("VENDORWATCH_SLACK_WEBHOOK_URL_FILE", str(missing))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "VENDORWATCH_SLACK_WEBHOOK_URL_FILE" in str(caught.value)
+    assert str(missing) in str(caught.value)
+
+
+def test_the_variable_and_its_file_exclude_each_other(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "token"
+    path.write_text(TOKEN, encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN_FILE", str(path))
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN", "another-token-0123456789")
+    with pytest.raises(
+        SettingsError, match="VENDORWATCH_INGEST_TOKEN and VENDORWATCH_INGEST_TOKEN_FILE"
+    ):
+        load_settings()
+
+
+def test_a_secrets_directory_gives_the_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "vendorwatch_webhook_secret").write_text(SECRET + "\n", encoding="utf-8")
+    (tmp_path / "vendorwatch_ingest_token").write_text(TOKEN, encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_SECRETS_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.webhook_secret is not None
+    assert settings.webhook_secret.get_secret_value() == SECRET
+    assert settings.ingest_token is not None
+    assert settings.ingest_token.get_secret_value() == TOKEN
+
+
+def test_the_environment_wins_over_the_secrets_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "vendorwatch_ingest_token").write_text(TOKEN, encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN", "from-the-environment-0123")
+    settings = load_settings()
+    assert settings.ingest_token is not None
+    assert settings.ingest_token.get_secret_value() == "from-the-environment-0123"
+
+
+def test_a_missing_secrets_directory_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VENDORWATCH_SECRETS_DIR", str(tmp_path / "absent"))
+    with pytest.raises(SettingsError, match="VENDORWATCH_SECRETS_DIR"):
+        load_settings()
+
+
+def test_a_secret_from_a_file_stays_out_of_the_repr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "token"
+    path.write_text(TOKEN, encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN_FILE", str(path))
+    assert TOKEN not in repr(load_settings())
