@@ -2,6 +2,10 @@
 # `make check` is the fast loop while working: lint, import contracts and every test that needs
 # no broker or server.
 PYTHON ?= python3
+# pytest processes (pytest-xdist): one per CPU. Most integration tests wait on workers, brokers
+# and clocks, so two processes on this project's 2 CPUs nearly halve `make test` (README.md).
+# `make test WORKERS=0` runs in one process.
+WORKERS ?= auto
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -21,13 +25,13 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" -n $(WORKERS) $(PYTEST_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

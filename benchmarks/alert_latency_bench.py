@@ -1,6 +1,6 @@
 """Alert latency: an event that makes a vendor alert, from produced to received by a webhook.
 
-Issue 4's target: p99 under 500 ms at 1,000 events/s of background load on the embedded broker.
+The target: p99 under 500 ms at 1,000 events/s of background load on the embedded broker.
 One run per group wait (default: the shipped policy's 0.05 s, then a policy with 0.1 s), each on
 a fresh embedded Tansu with one real `vendorwatch worker` subprocess delivering to a signed-
 webhook receiver in a process of its own (same machine, so the same clock as the producer):

@@ -19,7 +19,7 @@ Rates are taken over the middle half of each run (messages n/4 to 3n/4), so grou
 start-up and the backlog a consumer prefetches for free do not count for any of (a), (b), (c).
 (d) runs three times: at 20 events/s (the latency floor, nothing queues), at half the rate (c)
 sustained, and at the rate asked; past the pipeline's capacity only the growing queue shows.
-Targets (issue 3): (c) >= 0.8 x (b); p99 of (d) < 250 ms.
+Targets: (c) >= 0.8 x (b); p99 of (d) < 250 ms.
 
     python benchmarks/pipeline_bench.py                   # 20,000 events over 200 vendors
     python benchmarks/pipeline_bench.py --events 50000    # vendors scale: events / 100

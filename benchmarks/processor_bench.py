@@ -1,10 +1,10 @@
 """What the per-event `Processor` (apply, score, "changed?", alert rules) costs, before and after.
 
-Why its own benchmark: the replay benchmark (issue 6) times Kafka, decoding and the fold
+Why its own benchmark: the replay benchmark (replay_bench.py) times Kafka, decoding and the fold
 together on a broker that shares the machine, and the `Processor` is what decides its ratio.
 Here the events are parsed before any clock starts, and two ways of using the `Processor` are
-timed, each for this tree and for a reference commit (default d5f1aec, the end of the second
-session: its `scoring`, `rules`, `processor` and `replay` modules loaded from git as
+timed, each for this tree and for a reference commit (default d5f1aec, a fixed earlier commit:
+its `scoring`, `rules`, `processor` and `replay` modules loaded from git as
 `verify_processor.py` does), alternating runs so both see the same load on a shared machine:
 
 - **replay**: `ReplaySink.feed_events` (`Processor.process` + `PolicyRun.observe` for every

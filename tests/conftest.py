@@ -5,6 +5,21 @@
   step cannot hide behind a green run of skipped tests.
 * ``tansu``: one embedded broker for the whole session (real broker, no mocks).
 * ``unique_topic``: topic names no other test uses, so tests can share the broker.
+
+The suite runs in parallel (`make test`: pytest-xdist, ``--dist loadgroup``). A collection
+hook here makes that work for any test, new ones included:
+
+* units of work: a module's tests run in one process (an ``xdist_group`` named after the
+  module), so a fixture the module shares (a broker or a worker) starts once, not once per
+  process, and the processes are handed a hundred modules rather than eight hundred tests one
+  by one; a test marked ``slow`` is a unit of its own (unless it shares a module fixture), so
+  the slow ones spread over the processes;
+* the order of work: units with a ``slow`` test first, then the other integration tests, then
+  the rest, so the longest tests start at once and the short ones fill in around them instead
+  of a long test starting last and running alone.
+
+Each xdist process has its own session fixtures (``tansu``, ``demo_worker``): every server a
+test starts picks a free loopback port, never a fixed one.
 """
 
 from __future__ import annotations
@@ -14,12 +29,71 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from vendorwatch.streams.embedded.broker import BrokerError, EmbeddedBroker, find_tansu_binary
 
 REQUIRE_TOOLS_ENV = "VENDORWATCH_REQUIRE_TOOLS"
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a module-scoped fixture (directly or through another fixture)."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest keeps the resolved fixtures here
+    if info is None:
+        return False
+    return any(
+        definition.scope == "module"
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+
+
+def _work_order(item: pytest.Item) -> tuple[int, float]:
+    """``slow`` tests first, then the other integration tests, then the rest; within each, a
+    test that allows itself a longer ``timeout`` is expected to run longer, so it goes first."""
+    timeout = item.get_closest_marker("timeout")
+    allowed = -float(timeout.args[0]) if timeout is not None and timeout.args else 0.0
+    if item.get_closest_marker("slow") is not None:
+        return (0, allowed)
+    if item.path.resolve().is_relative_to(INTEGRATION_DIR):
+        return (1, allowed)
+    return (2, allowed)
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return None
+    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+
+
+def _unit_of_work(item: pytest.Item) -> str:
+    """The xdist group ``item`` runs in: its own for a ``slow`` test (so the slow ones spread
+    over the processes), its module's for any other (or one that shares a module fixture)."""
+    if item.get_closest_marker("slow") is not None and not _uses_a_module_fixture(item):
+        return item.nodeid
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test in a unit of work, and the longest units first (see the module
+    docstring). A unit moves as one (its most urgent test decides), and the sort is stable, so
+    a module's fixture is still set up once when the suite runs in a single process."""
+    for item in items:
+        if _group_of(item) is None:
+            item.add_marker(pytest.mark.xdist_group(_unit_of_work(item)))
+    unit_order: dict[str, tuple[int, float]] = {}
+    for item in items:
+        group = _group_of(item)
+        assert group is not None
+        unit_order[group] = min(unit_order.get(group, (2, 0.0)), _work_order(item))
+    items.sort(key=lambda item: unit_order[str(_group_of(item))])
 
 
 def tools_required() -> bool:

@@ -10,6 +10,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,19 @@ import httpx
 import orjson
 
 from vendorwatch.schemas.codec import encode_event, parse_event
+from vendorwatch.streams.cli.score import score_events
+from vendorwatch.streams.core.policy import load_policy
+from vendorwatch.streams.core.scoring import score_all
+from vendorwatch.streams.core.state import fold
 from vendorwatch.streams.kafka_io import topics
 from vendorwatch.streams.replay.reader import log_end_offsets, read_log
+from vendorwatch.streams.replay.reports import replay_items
+from vendorwatch.streams.replay.run import ReplaySpec, replay
 
 from .workers import (
     VENDORWATCH,
     WorkerProcess,
+    comparable,
     demo_lines,
     produce,
     score_differences,
@@ -209,3 +217,43 @@ def assert_replay_equals_live(
         interval=0.5,
         describe=lambda: "\n".join(last[0][:20]) + "\n" + worker.describe(),
     )
+
+
+def end_of_log(bootstrap: str) -> int:
+    """How many records `vendorwatch.events` holds (the sum of its partitions' end offsets)."""
+    return sum(asyncio.run(log_end_offsets(bootstrap, topics.EVENTS)).values())
+
+
+def instant(text: str) -> float:
+    """An RFC 3339 time (``...Z``) as a POSIX timestamp."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def check_as_of(bootstrap: str, history: Sequence[bytes], instants: Sequence[float]) -> int:
+    """`replay --as-of T` read from Kafka against the same events scored offline as of T
+    (`score --as-of T`: the file in order through the same Processor, then every deadline to
+    T) and against the reference scoring of the events known at T; returns how many vendor
+    answers were compared (so a caller can see it is not 0).
+
+    The live worker's records are compared as a whole by `assert_replay_equals_live` (as live);
+    that live decisions equal replayed ones whatever the ticks is a property test
+    (tests/streams/core/test_time_properties.py)."""
+    policy = load_policy()
+    events = [parse_event(line) for line in history]
+    compared = 0
+    for t in instants:
+        result = replay(ReplaySpec(bootstrap, (policy,), horizon=t), jobs=1)
+        items = {i["vendor_id"]: i for i in replay_items(result.result)}
+        offline = {i["vendor_id"]: i for i in replay_items(score_events(events, policy, t))}
+        assert items == offline, datetime.fromtimestamp(t, UTC)
+        reference = {
+            s.vendor_id: s.to_dict()
+            for s in score_all(
+                fold([e for e in events if e.time.timestamp() <= t]).values(), policy, t
+            )
+        }
+        assert set(items) == set(reference), t
+        for vendor, item in items.items():
+            assert comparable(item) == comparable(reference[vendor]), (t, vendor)
+        compared += len(items)
+    return compared

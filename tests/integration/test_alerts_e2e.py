@@ -1,6 +1,6 @@
 """Alerts end to end: a real worker subprocess on a real broker delivering to real local servers.
 
-Issue 4's acceptance, through the whole pipeline rather than one sink at a time: events go in
+Delivery through the whole pipeline rather than one sink at a time: events go in
 through `vendorwatch.events.raw`; the worker validates, scores, evaluates the rules, publishes
 transitions to `vendorwatch.alerts`, groups them per vendor and delivers. What arrives is read
 back from the receivers (a local HTTP server playing Slack, a signed-webhook receiver, the

@@ -1,8 +1,9 @@
 """The pipeline's command line, run as a user runs it: `vendorwatch ingest`, `demo`, `worker`.
 
 Exit codes (streams/cli/main.py): 0 success, 1 bad input data, 2 misuse or bad configuration.
-The demo owns an embedded Tansu; whatever way it ends (done, Ctrl-C, SIGTERM, kill -9) the
-broker must not outlive it — it is found as a child process while the demo runs.
+The demo owns an embedded Tansu; whatever way it is stopped (Ctrl-C, SIGTERM, kill -9) the
+broker must not outlive it — it is found as a child process while the demo runs. A demo that
+ends on its own (`--until-scored`), its story and its restart are test_demo_story.py's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -26,10 +26,10 @@ from .conftest import WorkerFactory
 from .workers import (
     VENDORWATCH,
     demo_lines,
-    descendants,
     event_line,
     pid_alive,
     read_topic,
+    tansu_children,
     wait_until,
     worker_env,
 )
@@ -37,7 +37,6 @@ from .workers import (
 pytestmark = pytest.mark.integration
 
 SCALE_AI_CRITICAL = re.compile(r"scale-ai\s*│\s*\d+\.\d\s*│\s*critical")
-TANSU = "tansu"
 
 
 def run_cli(
@@ -51,19 +50,6 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
-
-
-def tansu_children(pid: int) -> set[int]:
-    """Tansu processes below ``pid``."""
-    found = set()
-    for child in descendants(pid):
-        try:
-            exe = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if Path(exe.decode(errors="replace")).name == TANSU:
-            found.add(child)
-    return found
 
 
 # --- ingest ----------------------------------------------------------------------------------
@@ -202,67 +188,6 @@ def test_misuse_exits_2_with_usage(args: tuple[str, ...]) -> None:
 
 
 # --- demo ------------------------------------------------------------------------------------
-
-
-def run_demo_until_scored(data_dir: Path, timeout: float = 30) -> tuple[str, float, set[int]]:
-    """`vendorwatch demo --until-scored`; returns its output, its duration and the Tansu pids it
-    ran (watched while it runs). Fails if it does not exit 0 within ``timeout``."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            VENDORWATCH,
-            "demo",
-            "--until-scored",
-            "--speed",
-            "10",  # the story in ~6 s of wall time, then today
-            "--data-dir",
-            str(data_dir),
-            "--web-port",
-            str(free_loopback_port()),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=worker_env(),
-    )
-    brokers: set[int] = set()
-    try:
-        while proc.poll() is None and time.monotonic() - started < timeout:
-            brokers |= tansu_children(proc.pid)
-            time.sleep(0.1)
-        if proc.poll() is None:
-            proc.kill()
-            pytest.fail(f"demo still running after {timeout} s:\n{proc.communicate()[0].decode()}")
-    finally:
-        output = proc.communicate(timeout=10)[0].decode(errors="replace")
-    elapsed = time.monotonic() - started
-    assert proc.returncode == 0, output
-    assert brokers, "no Tansu child seen: did the demo start its broker?"
-    return output, elapsed, brokers
-
-
-def journal_records(data_dir: Path, topic: str) -> int:
-    return sum(
-        len(path.read_bytes().splitlines()) for path in (data_dir / "journal" / topic).glob("*.log")
-    )
-
-
-@pytest.mark.slow
-def test_demo_scores_scale_ai_critical_then_restarts_from_its_journal(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo"
-    output, elapsed, brokers = run_demo_until_scored(data_dir)
-    assert elapsed < 30
-    assert SCALE_AI_CRITICAL.search(output), output
-    assert f"loaded {len(demo_lines())} scenario events" in output
-    assert not any(pid_alive(pid) for pid in brokers), "Tansu outlived the demo"
-    journaled = journal_records(data_dir, topics.EVENTS)
-    assert journaled == len(demo_lines())
-
-    again, _, brokers = run_demo_until_scored(data_dir)
-    assert SCALE_AI_CRITICAL.search(again), again
-    assert "history restored" in again
-    assert "scenario events" not in again  # not loaded a second time
-    assert journal_records(data_dir, topics.EVENTS) == journaled
-    assert not any(pid_alive(pid) for pid in brokers), "Tansu outlived the demo"
 
 
 @pytest.mark.slow

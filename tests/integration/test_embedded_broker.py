@@ -6,7 +6,9 @@ import asyncio
 import os
 import socket
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,13 +78,27 @@ def test_a_broker_that_dies_at_start_reports_its_output(tmp_path: Path) -> None:
     assert "boom: no storage engine" in message
 
 
-def test_a_broker_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    binary = fake_broker(tmp_path, f'echo $$ > {pid_file}; echo "hung"; exec sleep 60')
+def test_a_broker_that_never_answers_times_out_and_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pid comes from the real Popen the broker calls: on a busy machine the 1 s can run
+    # out before the script has run a line, and the process must be gone all the same
+    spawned: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = real_popen(*args, **kwargs)
+        spawned.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    binary = fake_broker(tmp_path, 'echo "hung"; exec sleep 60')
     broker = EmbeddedBroker(binary=binary, ready_timeout_s=1.0, handle_sigterm=False)
     with pytest.raises(BrokerStartError, match=r"did not answer metadata within 1\.0s"):
         broker.start()
-    assert pid_gone(int(pid_file.read_text()))
+    monkeypatch.undo()
+    (pid,) = spawned
+    assert pid_gone(pid)
 
 
 def test_a_picked_port_taken_before_tansu_binds_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
-"""The worker's HTTP API against a real worker process on a real broker (issue 3, "Ingest" and
-"Read API"): POST /events accepts, rejects and authenticates as specified, and what it accepts
-really flows through the pipeline into GET /vendors/{id}.
+"""The worker's HTTP API against a real worker process on a real broker, ingest and read:
+POST /events accepts, rejects and authenticates as README.md and docs/operations.md say, and
+what it accepts really flows through the pipeline into GET /vendors/{id}.
 
 One worker serves the whole module (starting one costs ~5 s); each test writes to vendor ids of
 its own (prefix ``api-``) so the tests do not see each other's events. The demo scenario is loaded

@@ -1,9 +1,9 @@
 """A producer in another language (kcat, librdkafka, from Debian) writes straight to the raw topic.
 
-Issue 3's acceptance: "an event produced by kcat into vendorwatch.events.raw changes
-GET /vendors/{id} within 2 seconds; a garbage message lands in the DLQ with a reason and the worker
-keeps going". The clock starts before kcat is even spawned, so the 2 s include its start-up,
-the validate and score agents, the scores topic and the worker's replicated view.
+An event produced by kcat into vendorwatch.events.raw changes GET /vendors/{id} within 2
+seconds; a garbage message lands in the DLQ with a reason and the worker keeps going. The clock
+starts before kcat is even spawned, so the 2 s include its start-up, the validate and score
+agents, the scores topic and the worker's replicated view.
 
 Debian 12's kcat (librdkafka 2.0.2) cannot parse Tansu's ApiVersions answer at all, so kcat talks
 to the broker through `vendorwatch.streams.embedded.compat_proxy` (see its docstring); the first

@@ -488,3 +488,16 @@ def pid_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def tansu_children(pid: int) -> set[int]:
+    """Tansu processes below ``pid`` (a demo's broker, found while the demo runs)."""
+    found: set[int] = set()
+    for child in descendants(pid):
+        try:
+            exe = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if Path(exe.decode(errors="replace")).name == "tansu":
+            found.add(child)
+    return found
