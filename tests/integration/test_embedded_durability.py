@@ -102,7 +102,15 @@ def start_embedded_worker(data_dir: Path, *, ready: bool = True) -> WorkerProces
     catching up)."""
     port = free_loopback_port()
     log_path = data_dir / f"worker-{port}.log"
-    argv = [VENDORWATCH, "worker", "--embedded", "--web-port", str(port), "--data-dir", str(data_dir)]
+    argv = [
+        VENDORWATCH,
+        "worker",
+        "--embedded",
+        "--web-port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     env = worker_env({"VENDORWATCH_WORKER_ID": f"durable-{port}"})
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
