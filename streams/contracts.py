@@ -24,7 +24,8 @@ from vendorwatch.schemas.events import Event, VendorId
 from vendorwatch.schemas.export import json_schemas, write_schemas
 from vendorwatch.schemas.records import AlertRecord, EventDeadLetter, ScoreRecord
 from vendorwatch.streams.kafka_io import topics
-from vendorwatch.streams.worker.openapi import openapi_document, package_version
+from vendorwatch.streams.version import package_version
+from vendorwatch.streams.worker.openapi import openapi_document
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE = "urn:vendorwatch:schema:"

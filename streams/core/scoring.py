@@ -38,7 +38,6 @@ No I/O and no wall clock: `at` is an event time passed in, so live scoring and r
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ from typing import Any, NamedTuple, Protocol
 from vendorwatch.schemas.events import Classification, iso
 from vendorwatch.streams.core.names import NearMiss, Resolver, VendorNames, canonical, near_miss
 from vendorwatch.streams.core.policy import Policy, Severity
-from vendorwatch.streams.core.state import Fact, VendorState, latest
+from vendorwatch.streams.core.state import Fact, VendorState, latest, latest_index
 
 DAY = 86_400.0
 """Seconds per day: half-lives are in days, event times in unix seconds."""
@@ -776,15 +775,11 @@ def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
     return Signal(hazard, ids, "; ".join(details))
 
 
-def t_of(fact: Fact) -> float:
-    return fact.t
-
-
 def client_word(facts: list[Fact], at: float) -> Fact | None:
     """A client's latest word as of `at`, citing the reports of the same word just before it
     (`Fact.also`): two outlets reporting one pause are one pause, cited twice. The latest
     report dates it (a client's new report of its pause renews it, section 3)."""
-    i = len(facts) - 1 if facts and facts[-1].t <= at else bisect_right(facts, at, key=t_of) - 1
+    i = latest_index(facts, at)
     if i < 0:
         return None
     fact = facts[i]

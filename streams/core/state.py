@@ -98,14 +98,17 @@ def _upto(facts: list[Fact], t: float) -> list[Fact]:
     return facts[: bisect_right(facts, t, key=lambda f: f.t)]
 
 
+def latest_index(facts: list[Fact], t: float) -> int:
+    """The index of the latest fact at or before t (event time, then arrival), or -1."""
+    if facts and facts[-1].t <= t:
+        return len(facts) - 1
+    return bisect_right(facts, t, key=lambda f: f.t) - 1
+
+
 def latest(facts: list[Fact], t: float) -> Fact | None:
     """The latest fact at or before t (event time, then arrival), or None."""
-    if not facts:
-        return None
-    if facts[-1].t <= t:
-        return facts[-1]
-    i = bisect_right(facts, t, key=lambda f: f.t)
-    return facts[i - 1] if i else None
+    i = latest_index(facts, t)
+    return facts[i] if i >= 0 else None
 
 
 @dataclass(slots=True)

@@ -13,7 +13,6 @@ No Faust here: the offline `vendorwatch schemas export` writes the document too.
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -238,14 +237,6 @@ def _content(answer: Answer, schemas: dict[Any, dict[str, Any]]) -> dict[str, An
     options = [schemas[model] for model in answer.models]
     schema = options[0] if len(options) == 1 else {"anyOf": options}
     return {answer.media_type: {"schema": schema}}
-
-
-def package_version() -> str:
-    """The installed vendorwatch version: the document's `info.version`."""
-    try:
-        return importlib.metadata.version("vendorwatch")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def openapi_document(version: str) -> dict[str, Any]:

@@ -27,11 +27,8 @@ from vendorwatch.schemas.codec import (
 )
 from vendorwatch.streams.kafka_io.deadletter import claimed_in
 from vendorwatch.streams.kafka_io.durability import wait_durable
-from vendorwatch.streams.worker.openapi import (
-    MAX_EVENTS_PER_REQUEST,
-    openapi_document,
-    package_version,
-)
+from vendorwatch.streams.version import package_version
+from vendorwatch.streams.worker.openapi import MAX_EVENTS_PER_REQUEST, openapi_document
 from vendorwatch.streams.worker.pipeline import Pipeline
 
 log = structlog.get_logger(__name__)
