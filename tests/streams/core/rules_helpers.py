@@ -16,9 +16,12 @@ import orjson
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core import _incremental, scoring
 from vendorwatch.streams.core.policy import Policy, load_policy, policy_from_dict
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.rules import Transition
+from vendorwatch.streams.core.scoring import Contribution, Score
+from vendorwatch.streams.core.state import VendorState, apply
 from vendorwatch.streams.eventfile import demo_scenario_path, open_events, read_events
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -84,6 +87,27 @@ def demo_events() -> list[Event]:
 
 def default_policy() -> Policy:
     return load_policy(None)
+
+
+DEFAULT_POLICY = default_policy()
+
+
+def scored(*events: Event, at: datetime | None = None, policy: Policy = DEFAULT_POLICY) -> Score:
+    """Vendor "acme"'s score after `events`, as of `at` (default: its latest event), by the
+    reference `scoring.score`, checked equal to the live engine's, cached and rebuilt."""
+    state = VendorState("acme")
+    for e in events:
+        apply(state, e)
+    result = scoring.score(state, policy, at)
+    assert result == _incremental.score(state, policy, at)
+    assert result == _incremental.score(state, policy, at, cached=False)
+    return result
+
+
+def contribution(result: Score, signal: str) -> Contribution | None:
+    """The contribution of `signal` to a score, or None when it adds nothing."""
+    found = [c for c in result.contributions if c.signal == signal]
+    return found[0] if found else None
 
 
 def policy_with_rules(*rules: dict[str, Any], **alerts: Any) -> Policy:

@@ -9,32 +9,18 @@ real `Processor` where alerts matter.
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.streams.core.rules_helpers import T0, days, event, registered, run_events
+from tests.streams.core.rules_helpers import T0, days, event, registered, run_events, scored
 from vendorwatch.schemas import Event
-from vendorwatch.streams.core import _incremental
 from vendorwatch.streams.core.calibration import PROFILES, SCENARIOS, embedded, tables
 from vendorwatch.streams.core.policy import load_policy
-from vendorwatch.streams.core.scoring import Score, score
-from vendorwatch.streams.core.state import VendorState, apply
 
 POLICY = load_policy()
 DOC = Path(__file__).resolve().parents[3] / "docs" / "scoring.md"
-
-
-def scored(*events: Event, at: datetime | None = None) -> Score:
-    state = VendorState("acme")
-    for e in events:
-        apply(state, e)
-    result = score(state, POLICY, at)
-    assert result == _incremental.score(state, POLICY, at)
-    assert result == _incremental.score(state, POLICY, at, cached=False)
-    return result
 
 
 def shared(dataset: str, classification: str, records: int, *, day: float = 0) -> Event:

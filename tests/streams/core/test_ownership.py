@@ -13,19 +13,19 @@ from typing import Any
 
 from tests.streams.core.rules_helpers import (
     T0,
+    contribution,
     days,
     default_policy,
     event,
     registered,
     restricted_data,
     run_events,
+    scored,
 )
 from vendorwatch.alerts.notifier import Notifier
 from vendorwatch.alerts.silences import SilenceBook
 from vendorwatch.schemas.events import Event
-from vendorwatch.streams.core import _incremental, scoring
 from vendorwatch.streams.core.scoring import Score
-from vendorwatch.streams.core.state import VendorState, apply
 
 POLICY = default_policy()
 
@@ -51,19 +51,8 @@ def divested(day: float, investor: str = "Meta") -> Event:
     return event("ownership.divested", {"investor": investor}, at=T0 + days(day))
 
 
-def scored(*events: Event) -> Score:
-    state = VendorState("acme")
-    for e in events:
-        apply(state, e)
-    result = scoring.score(state, POLICY)
-    assert result == _incremental.score(state, POLICY)
-    assert result == _incremental.score(state, POLICY, cached=False)
-    return result
-
-
 def ownership(result: Score) -> Any:
-    found = [c for c in result.contributions if c.signal == "competitor_ownership"]
-    return found[0] if found else None
+    return contribution(result, "competitor_ownership")
 
 
 BASE = (registered(), restricted_data())

@@ -12,37 +12,27 @@ from typing import Any
 
 from tests.streams.core.rules_helpers import (
     T0,
+    contribution,
     days,
     default_policy,
     event,
     registered,
     restricted_data,
     run_events,
+    scored,
 )
 from vendorwatch.schemas.events import Event
-from vendorwatch.streams.core import _incremental, scoring
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.scoring import Score
-from vendorwatch.streams.core.state import VendorState, apply, event_key
+from vendorwatch.streams.core.state import event_key
 
 POLICY = default_policy()
 BASE = (registered(), restricted_data())
 NEWS, WIRE = "urn:news:outlet-a", "urn:news:outlet-b"
 
 
-def scored(*events: Event) -> Score:
-    state = VendorState("acme")
-    for e in events:
-        apply(state, e)
-    result = scoring.score(state, POLICY)
-    assert result == _incremental.score(state, POLICY)
-    assert result == _incremental.score(state, POLICY, cached=False)
-    return result
-
-
 def signal(result: Score, name: str) -> Any:
-    found = [c for c in result.contributions if c.signal == name]
-    return found[0] if found else None
+    return contribution(result, name)
 
 
 def stake(day: float, pct: float = 30, **envelope: Any) -> Event:

@@ -11,11 +11,12 @@ from unittest import mock
 import orjson
 import pytest
 
+from tests.streams.core.rules_helpers import contribution, scored
 from vendorwatch.schemas import Event, parse_event
-from vendorwatch.streams.core import _incremental, scoring
+from vendorwatch.streams.core import scoring
 from vendorwatch.streams.core.policy import load_policy
-from vendorwatch.streams.core.scoring import MAX_CITED_FACTS, Score, score, score_all
-from vendorwatch.streams.core.state import VendorState, apply, fold
+from vendorwatch.streams.core.scoring import MAX_CITED_FACTS, Score, score_all
+from vendorwatch.streams.core.state import fold
 
 POLICY = load_policy()
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -40,19 +41,8 @@ def shared(day: float = 0, dataset: str = "ds", classification: str = "restricte
     return ev("data.shared", day, dataset=dataset, classification=classification, records=10**6)
 
 
-def scored(*events: Event, at: datetime | None = None) -> Score:
-    state = VendorState("acme")
-    for event in events:
-        apply(state, event)
-    result = score(state, POLICY, at)  # the reference; the live engine must agree
-    assert result == _incremental.score(state, POLICY, at)
-    assert result == _incremental.score(state, POLICY, at, cached=False)
-    return result
-
-
 def signal(result: Score, name: str) -> Any:
-    found = [c for c in result.contributions if c.signal == name]
-    return found[0] if found else None
+    return contribution(result, name)
 
 
 def test_without_data_at_stake_nothing_scores() -> None:
