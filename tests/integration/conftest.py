@@ -10,6 +10,8 @@
 * ``demo_worker``: the same, but one for the whole session, for tests that only *read* from it
   (HTTP GETs, reading topics, replay): a worker start costs seconds. A test that sends it events,
   restarts it or joins its group must use ``running_worker`` instead.
+* ``api_worker``: the same as ``demo_worker`` but one per test module, for a module whose tests
+  send it events (the HTTP API suites).
 
 Every test collected below this directory is marked ``integration`` here
 (``pytest_collection_modifyitems``), so ``make check`` (``-m "not integration"``) never starts a
@@ -88,18 +90,34 @@ def running_worker(fresh_kafka: EmbeddedBroker, worker_factory: WorkerFactory) -
     return worker
 
 
+@contextlib.contextmanager
+def demo_scored_worker(data_dir: Path) -> Iterator[WorkerProcess]:
+    """A ready worker on a broker of its own that has scored the demo scenario; the worker is
+    stopped before the broker (a broker stopped first leaves it hanging on shutdown)."""
+    require_tansu()
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(fresh_broker())
+        worker = start_worker(broker.bootstrap_servers, data_dir)
+        stack.callback(worker.stop, 15)
+        worker.wait_ready()
+        produce(broker.bootstrap_servers, topics.RAW, demo_lines())
+        wait_for_demo_scored(worker)
+        yield worker
+
+
 @pytest.fixture(scope="session")
 def demo_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
     """A ready worker on its own broker that has scored the demo scenario, shared by the session:
     read-only use only (see the module docstring)."""
-    require_tansu()
-    with contextlib.ExitStack() as stack:
-        broker = stack.enter_context(fresh_broker())
-        worker = start_worker(broker.bootstrap_servers, tmp_path_factory.mktemp("demo-worker"))
-        stack.callback(worker.stop, 15)  # before the broker stops, or it hangs on shutdown
-        worker.wait_ready()
-        produce(broker.bootstrap_servers, topics.RAW, demo_lines())
-        wait_for_demo_scored(worker)
+    with demo_scored_worker(tmp_path_factory.mktemp("demo-worker")) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="module")
+def api_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """The same as ``demo_worker``, but one per test module: for the API suites, which send it
+    events (``POST /events``)."""
+    with demo_scored_worker(tmp_path_factory.mktemp("api-worker")) as worker:
         yield worker
 
 

@@ -4,12 +4,10 @@ to every operation; every answer must be documented (status, media type, body) a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -20,17 +18,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from vendorwatch.streams.kafka_io import topics
-
 from .workers import (
     INGEST_TOKEN,
     WorkerProcess,
-    demo_lines,
-    fresh_broker,
-    produce,
-    require_tansu,
-    start_worker,
-    wait_for_demo_scored,
 )
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "json" / "api" / "openapi.json"
@@ -44,21 +34,6 @@ CHECKS = [
 ]
 
 schema = schemathesis.openapi.from_dict(DOCUMENT)
-
-
-@pytest.fixture(scope="module")
-def api_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    """A ready worker with the demo scenario scored, so the read operations return real data."""
-    require_tansu()
-    with fresh_broker() as broker:
-        worker = start_worker(broker.bootstrap_servers, tmp_path_factory.mktemp("openapi"))
-        try:
-            worker.wait_ready()
-            produce(broker.bootstrap_servers, topics.RAW, demo_lines())
-            wait_for_demo_scored(worker)
-            yield worker
-        finally:
-            worker.stop()
 
 
 def test_the_worker_serves_the_committed_document(api_worker: WorkerProcess) -> None:

@@ -10,7 +10,6 @@ so the read endpoints have real, explained scores to show.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,9 @@ from .workers import (
     WorkerProcess,
     demo_lines,
     event_line,
-    fresh_broker,
     offline_scores,
     produce,
-    require_tansu,
     score_differences,
-    start_worker,
-    wait_for_demo_scored,
     wait_until,
 )
 
@@ -41,21 +36,6 @@ pytestmark = pytest.mark.integration
 
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 LIST_FIELDS = {"vendor_id", "name", "score", "severity", "policy_version", "updated_at"}
-
-
-@pytest.fixture(scope="module")
-def api_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    """One ready worker on its own broker, with the demo scenario scored."""
-    require_tansu()
-    with fresh_broker() as broker:
-        worker = start_worker(broker.bootstrap_servers, tmp_path_factory.mktemp("api-worker"))
-        try:
-            worker.wait_ready()
-            produce(broker.bootstrap_servers, topics.RAW, demo_lines())
-            wait_for_demo_scored(worker)
-            yield worker
-        finally:
-            worker.stop()
 
 
 def event(event_id: str, subject: str, **data: Any) -> dict[str, Any]:
