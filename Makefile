@@ -1,11 +1,13 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both build .venv on first use.
 # `make check` is the fast loop while working: lint, import contracts and every test that needs
-# no broker or server.
+# no broker or server, each property test at a quarter of its examples (tests/examples.py).
 PYTHON ?= python3
-# pytest processes (pytest-xdist): one per CPU. Most integration tests wait on workers, brokers
-# and clocks, so two processes on this project's 2 CPUs nearly halve `make test` (README.md).
-# `make test WORKERS=0` runs in one process.
-WORKERS ?= auto
+# pytest processes (pytest-xdist). `make test`: one per CPU and one more, because most
+# integration tests spend much of their time waiting on workers, brokers and clocks, and a third
+# process on 2 CPUs keeps both busy. `make check` is CPU-bound: one per CPU. README.md has the
+# times. WORKERS=0 (or CHECK_WORKERS=0) runs in one process.
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+CHECK_WORKERS ?= auto
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -25,7 +27,7 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not integration" -n $(WORKERS) $(PYTEST_ARGS)
+	VENDORWATCH_EXAMPLES=quick $(BIN)/pytest -m "not integration" -n $(CHECK_WORKERS) $(PYTEST_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

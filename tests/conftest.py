@@ -30,12 +30,19 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
+from tests.examples import QUICK, QUICK_DEFAULT
 from vendorwatch.streams.embedded.broker import BrokerError, EmbeddedBroker, find_tansu_binary
 
 REQUIRE_TOOLS_ENV = "VENDORWATCH_REQUIRE_TOOLS"
+
+if QUICK:  # `make check` (tests/examples.py); loaded before any test module builds its settings
+    settings.register_profile("quick", max_examples=QUICK_DEFAULT)
+    settings.load_profile("quick")
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:
@@ -94,6 +101,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         assert group is not None
         unit_order[group] = min(unit_order.get(group, (2, 0.0)), _work_order(item))
     items.sort(key=lambda item: unit_order[str(_group_of(item))])
+
+
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under `--dist loadgroup`, stop at once if the units of work above do not reach xdist.
+
+    A worker tells the scheduler each test's group by appending ``@group`` to the test's id;
+    pytest 9.2 drops that (pytest-xdist#1386), and then every test is scheduled alone: a
+    module's shared broker or worker starts in several processes and the suite runs minutes
+    longer with nothing failing. pyproject.toml pins pytest below 9.2; this says so if the pin
+    is lost. Every test gets a group here, so every id must carry one.
+    """
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    lost = [i for i in ids if "@" not in i]
+    if lost:
+        pytest.exit(
+            f"pytest-xdist lost the xdist_group of {len(lost)} test(s), e.g. {lost[0]}: this "
+            "pytest drops it (pytest-xdist#1386); install the pytest pyproject.toml pins",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 def tools_required() -> bool:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.feeds.conftest import SEEDS
 from vendorwatch.feeds.documents import Document
 from vendorwatch.feeds.extract import extract
@@ -28,7 +29,9 @@ def texts(draw: st.DrawFn) -> str:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(text=texts())
 def test_any_text(text: str, gazetteer: Gazetteer) -> None:

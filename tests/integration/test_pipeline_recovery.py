@@ -191,9 +191,11 @@ def test_kill_9_mid_stream_then_restart_gives_the_clean_run_scores_and_replay_eq
         describe=second.describe,
     )
     assert_replay_equals_live(bootstrap, second, timeout=120)
+    # as of an instant mid-stream: each instant replays the whole log and scores the file
+    # offline (about 15 s of CPU here); more instants on smaller histories are in
+    # test_replay_live.py and the property tests
     first_t, last_t = (instant(orjson.loads(lines[i])["time"]) for i in (0, -1))
-    instants = [first_t + (last_t - first_t) * f for f in (0.25, 0.6)]
-    assert check_as_of(bootstrap, canonical(lines), instants) > 1_000
+    assert check_as_of(bootstrap, canonical(lines), [(first_t + last_t) / 2]) > 500
 
 
 def test_two_workers_on_four_partitions_equal_offline_and_one_worker(

@@ -9,12 +9,13 @@ import orjson
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import raw_events
 from vendorwatch.schemas import InvalidEvent, encode_event, parse_event, validate_event
 from vendorwatch.schemas.codec import event_to_dict
 from vendorwatch.schemas.versions import dataschema_for
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=examples(300), deadline=None)
 
 
 def general_path(data: bytes) -> Any:

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 import orjson
 from hypothesis import given, settings
 
+from tests.examples import examples
 from tests.strategies import events, raw_events
 from vendorwatch.schemas import Event
 from vendorwatch.schemas._fast import dump_json, json_validator, unix_seconds
 from vendorwatch.schemas.codec import EVENT_ADAPTER
 from vendorwatch.schemas.events import iso
 
-SETTINGS = settings(max_examples=200, deadline=None)
+SETTINGS = settings(max_examples=examples(200), deadline=None)
 
 
 @SETTINGS

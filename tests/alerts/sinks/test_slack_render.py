@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.alerts.delivery_helpers import T0, item, notification
+from tests.examples import examples
 from vendorwatch.alerts.notification import (
     SEVERITIES,
     AlertItem,
@@ -263,7 +264,7 @@ def notifications(draw: st.DrawFn) -> Notification:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(notifications())
 def test_any_notification_renders_within_slack_limits(n: Notification) -> None:
     payload = render_blocks(n)

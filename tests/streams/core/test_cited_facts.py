@@ -15,6 +15,7 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import POLICY, events, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core import _incremental, scoring
@@ -22,7 +23,7 @@ from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.scoring import score
 from vendorwatch.streams.core.state import VendorState, apply, fold
 
-SETTINGS = settings(max_examples=120, deadline=None)
+SETTINGS = settings(max_examples=examples(120), deadline=None)
 DENSE_KINDS = [
     "data.shared",
     "workforce.changed",
@@ -90,7 +91,7 @@ def test_live_incremental_and_from_scratch_cite_the_same_events(history: list[Ev
             assert live.to_dict() == scratch.to_dict()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(history=any_histories, late=st.booleans())
 def test_an_outcome_read_late_cites_what_it_cited_at_its_event(
     history: list[Event], late: bool

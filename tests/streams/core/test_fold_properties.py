@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import (
     END,
     POLICY,
@@ -31,7 +32,7 @@ from vendorwatch.streams.core.policy import SEVERITIES, Policy, SeverityBands, p
 from vendorwatch.streams.core.scoring import SIGNALS, Score, exposure, score
 from vendorwatch.streams.core.state import VendorState, apply, fold, taken_back
 
-SLOW = settings(max_examples=150, deadline=None)
+SLOW = settings(max_examples=examples(150), deadline=None)
 
 
 def scores(

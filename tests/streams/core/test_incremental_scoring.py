@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import END, POLICY, VENDORS, distinct_time_histories, histories, instants
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core._incremental import score
@@ -23,7 +24,7 @@ from vendorwatch.streams.core.policy import Policy, policy_from_dict
 from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply, fold
 
-SETTINGS = settings(max_examples=120, deadline=None)
+SETTINGS = settings(max_examples=examples(120), deadline=None)
 
 FAST_DECAY = policy_from_dict(
     {
@@ -143,7 +144,7 @@ def test_caches_are_not_part_of_the_state(history: list[Event], policy: Policy) 
 
 
 @given(history=histories(min_size=1))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_contributions_are_finite_and_decay_towards_zero(history: list[Event]) -> None:
     for state in live(history, FAST_DECAY).values():
         far = score(state, FAST_DECAY, END + timedelta(days=3650))

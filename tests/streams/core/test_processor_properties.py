@@ -16,6 +16,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import POLICY, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core.processor import Processor, explained_differently
@@ -24,7 +25,7 @@ from vendorwatch.streams.core.scoring import score
 VENDORS = ["acme", "globex"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(histories(max_size=50, vendors=VENDORS), st.randoms(use_true_random=False))
 def test_numbers_decide_changed_exactly_and_late_reads_explain_the_same(
     history: list[Event], rng: random.Random

@@ -22,6 +22,7 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import END, POLICY, START, events, histories, instants, raw_events, to_event
 from tests.streams.core.test_incremental_scoring import FAST_DECAY
 from vendorwatch.schemas import Event
@@ -30,7 +31,7 @@ from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply, fold
 
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=examples(150), deadline=None)
 POLICIES = st.sampled_from([POLICY, FAST_DECAY])
 SMALL_BOUNDS = st.sampled_from([1, 2, 3, scoring.MAX_CITED_FACTS])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
+from tests.examples import examples
 from tests.strategies import POLICY, histories
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core import rules
@@ -20,7 +21,7 @@ def _transitions(history: list[Event]) -> list[dict[str, object]]:
     return [t.to_record() for e in history for t in processor.process(0, e).transitions]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(histories())
 def test_skipping_rules_that_cannot_change_is_exact(history: list[Event]) -> None:
     shipped = _transitions(history)

@@ -27,6 +27,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.strategies import (
     POLICY,
     START,
@@ -48,10 +49,10 @@ PARTITION = {"acme": 0, "globex": 1}
 """Two partitions, so a tick on one must leave the other alone."""
 START_S = START.timestamp()
 
-SCHEDULES = settings(max_examples=100, deadline=None)
+SCHEDULES = settings(max_examples=examples(100), deadline=None)
 """Each example folds up to 25 events and evaluates every deadline of two vendors over up to a
 year and a half: about 0.1 s, so the file stays within ~15 s."""
-KEY_PERSON = settings(max_examples=40, deadline=None)
+KEY_PERSON = settings(max_examples=examples(40), deadline=None)
 
 lags = st.one_of(st.just(0.0), st.integers(0, 30 * 86_400).map(float))
 """How long after its event time an event reaches the processor: often at once, up to 30 days."""
