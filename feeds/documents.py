@@ -267,6 +267,25 @@ SIDECAR_SUFFIX = ".meta.json"
 """Metadata beside a local file: `article.txt.meta.json` with `url`, `publisher`, `published`,
 `fetched`, `language` (all optional)."""
 
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".html", ".htm"})
+"""What a folder is searched for: the files the extractor can read as documents."""
+
+
+def is_sidecar(path: Path) -> bool:
+    """True for a `.meta.json` sidecar: it describes the document beside it (`read_file` reads
+    it with that document) and is not a document of its own."""
+    return path.name.lower().endswith(SIDECAR_SUFFIX)
+
+
+def documents_in(folder: Path) -> list[Path]:
+    """The documents of a folder and its subfolders, in name order: its text and HTML files
+    (`TEXT_SUFFIXES`; a sidecar ends in `.json`, so none is taken for a document)."""
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES
+    ]
+
 
 def read_file(path: Path, *, fetched: datetime | None = None) -> Document:
     """A local text or HTML file as a document, with its sidecar metadata if there is one."""

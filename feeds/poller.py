@@ -26,12 +26,10 @@ from vendorwatch.feeds.candidates import Candidate, cluster, dump_candidates, lo
 from vendorwatch.feeds.connectors.breach import read_breaches
 from vendorwatch.feeds.connectors.edgar import EdgarConnector, FilingReader
 from vendorwatch.feeds.connectors.rss import Cursor, FetchError, PoliteFetcher, read_feed
-from vendorwatch.feeds.documents import DocumentError, content_hash, read_file
+from vendorwatch.feeds.documents import DocumentError, content_hash, documents_in, read_file
 from vendorwatch.feeds.extract import extract
 from vendorwatch.feeds.gazetteer import Gazetteer
 from vendorwatch.feeds.review import accept, append_log
-
-TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".html", ".htm"})
 
 
 class _Strict(BaseModel):
@@ -164,9 +162,10 @@ class Poller:
     def _folder(self, source: FolderSource, cursor: Cursor, report: PollReport):
         found: list[Candidate] = []
         key = f"folder:{source.path}"
-        for path in sorted(source.path.rglob("*")):
-            if not path.is_file() or path.suffix.lower() not in TEXT_SUFFIXES:
-                continue
+        if not source.path.is_dir():
+            report.errors.append(f"{source.path}: no such folder")
+            return found
+        for path in documents_in(source.path):
             try:
                 document = read_file(path)
             except DocumentError as exc:

@@ -12,6 +12,7 @@ Offline: no broker, no Kafka client, no network. Accepted events are appended to
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,9 +39,6 @@ feeds_app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".html", ".htm"}
-"""What a folder given to `feeds extract` is searched for."""
-
 VendorsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -53,27 +51,39 @@ VendorsOpt = Annotated[
 
 
 def _documents(paths: list[str]) -> list[Path]:
+    """The document files that PATH arguments name: files as given, the text and HTML files of
+    folders, the matches of a glob pattern the shell left unexpanded (quoted, or no shell);
+    `.meta.json` sidecars are skipped wherever they come from (`seeds/*` lists them), since
+    each is read with the document it describes."""
+    from vendorwatch.feeds.documents import documents_in, is_sidecar
+
     found: list[Path] = []
     for raw in paths:
         if "://" in raw:
             raise fail(f"{raw}: URLs are read by connectors (feeds run), not by extract", 2)
         path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-            )
-        elif path.exists():
-            found.append(path)
+        if path.exists():
+            named = [path]
+        elif any(char in raw for char in "*?["):
+            named = [Path(match) for match in sorted(glob.glob(raw, recursive=True))]
+            if not named:
+                raise fail(f"no file or folder matches {raw}", 2)
         else:
             raise fail(f"no such file or folder: {raw}", 2)
-    return found
+        for each in named:
+            if each.is_dir():
+                found.extend(documents_in(each))
+            elif not is_sidecar(each):
+                found.append(each)
+    return list(dict.fromkeys(found))
 
 
 @feeds_app.command("extract")
 def extract_command(
-    paths: Annotated[list[str], typer.Argument(help="Article files or folders.", metavar="PATH")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Article files, folders or glob patterns.", metavar="PATH"),
+    ],
     json_out: JsonOpt = False,
     out: Annotated[
         Path | None,
