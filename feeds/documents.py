@@ -17,12 +17,17 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal, get_args
 
 from vendorwatch.feeds.normalise import RELATIVE_DATE, parse_relative
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 """Files larger than this are refused unread: a news article or a filing's main document is a
 few hundred kilobytes at most, and the extractor holds a document in memory."""
+
+SourceKind = Literal["news", "filing", "breach"]
+"""What kind of source a document comes from: auto-accept is set per kind (`feeds.review`)."""
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 LANGUAGES = ("fr", "en")
 """The languages the extractor has rules for."""

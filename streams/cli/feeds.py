@@ -66,8 +66,8 @@ def _documents(paths: list[str]) -> list[Path]:
             named = [path]
         elif any(char in raw for char in "*?["):
             named = [Path(match) for match in sorted(glob.glob(raw, recursive=True))]
-            if not named:
-                raise fail(f"no file or folder matches {raw}", 2)
+            if not named:  # a path with brackets that does not exist either
+                raise fail(f"no such file or folder: {raw}", 2)
         else:
             raise fail(f"no such file or folder: {raw}", 2)
         for each in named:
@@ -220,6 +220,7 @@ def review_command(
     from pydantic import ValidationError
 
     from vendorwatch.feeds.candidates import load_candidates
+    from vendorwatch.feeds.documents import SOURCE_KINDS
     from vendorwatch.feeds.review import (
         ReviewError,
         accept,
@@ -230,6 +231,15 @@ def review_command(
         reject,
     )
 
+    for kind in auto_accept or []:
+        if kind not in SOURCE_KINDS:
+            raise typer.BadParameter(
+                f"{kind!r} is not a source kind ({', '.join(SOURCE_KINDS)})",
+                param_hint="'--auto-accept'",
+            )
+    if edits and not (accept_id or auto_accept):
+        raise fail("--set edits what is accepted: give it with --accept ID", 2)
+    changes = _parse_edits(edits or [])
     if not candidates_file.is_file():
         raise fail(f"no such file: {candidates_file}", 2)
     try:
@@ -253,14 +263,19 @@ def review_command(
                 if accept_id
                 else [c for c in waiting if c.kind in set(auto_accept or [])]
             )
-            for candidate in chosen:
-                decision, _event = accept(
-                    candidate, reviewer if accept_id else None, _parse_edits(edits or [])
-                )
-                append_log(log, decision)
-                with events.open("ab") as out:
+            decided = [
+                accept(candidate, reviewer if accept_id else None, changes)[0]
+                for candidate in chosen
+            ]
+            if not decided:
+                return
+            # the events file is opened before anything is logged: a path that cannot be
+            # written stops the command with nothing recorded
+            with events.open("ab") as out:
+                for decision in decided:
+                    append_log(log, decision)
                     out.write(orjson.dumps(decision.data["event"]) + b"\n")
-                console.print(f"accepted {candidate.id} -> {events}", highlight=False)
+                    console.print(f"accepted {decision.subject} -> {events}", highlight=False)
             return
         if reject_id:
             if not reviewer or not reason:

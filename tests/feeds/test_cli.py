@@ -97,7 +97,7 @@ def test_sidecars_named_by_a_shell_glob_or_a_quoted_one_are_skipped(tmp_path: Pa
 def test_a_glob_that_matches_nothing_is_misuse(tmp_path: Path) -> None:
     result = runner.invoke(app, ["feeds", "extract", str(tmp_path / "*.txt")])
     assert result.exit_code == 2
-    assert f"no file or folder matches {tmp_path / '*.txt'}" in result.stderr
+    assert f"no such file or folder: {tmp_path / '*.txt'}" in result.stderr
 
 
 def test_missing_path_is_misuse() -> None:
