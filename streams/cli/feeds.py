@@ -62,13 +62,8 @@ def _documents(paths: list[str]) -> list[Path]:
         if "://" in raw:
             raise fail(f"{raw}: URLs are read by connectors (feeds run), not by extract", 2)
         path = Path(raw)
-        if path.exists():
-            named = [path]
-        elif any(char in raw for char in "*?["):
-            named = [Path(match) for match in sorted(glob.glob(raw, recursive=True))]
-            if not named:  # a path with brackets that does not exist either
-                raise fail(f"no such file or folder: {raw}", 2)
-        else:
+        named = [path] if path.exists() else sorted(map(Path, glob.glob(raw, recursive=True)))
+        if not named:
             raise fail(f"no such file or folder: {raw}", 2)
         for each in named:
             if each.is_dir():
