@@ -17,12 +17,17 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal, get_args
 
 from vendorwatch.feeds.normalise import RELATIVE_DATE, parse_relative
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 """Files larger than this are refused unread: a news article or a filing's main document is a
 few hundred kilobytes at most, and the extractor holds a document in memory."""
+
+SourceKind = Literal["news", "filing", "breach"]
+"""What kind of source a document comes from: auto-accept is set per kind (`feeds.review`)."""
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 
 LANGUAGES = ("fr", "en")
 """The languages the extractor has rules for."""
@@ -266,6 +271,25 @@ def make_document(
 SIDECAR_SUFFIX = ".meta.json"
 """Metadata beside a local file: `article.txt.meta.json` with `url`, `publisher`, `published`,
 `fetched`, `language` (all optional)."""
+
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".html", ".htm"})
+"""What a folder is searched for: the files the extractor can read as documents."""
+
+
+def is_sidecar(path: Path) -> bool:
+    """True for a `.meta.json` sidecar: it describes the document beside it (`read_file` reads
+    it with that document) and is not a document of its own."""
+    return path.name.lower().endswith(SIDECAR_SUFFIX)
+
+
+def documents_in(folder: Path) -> list[Path]:
+    """The documents of a folder and its subfolders, in name order: its text and HTML files
+    (`TEXT_SUFFIXES`; a sidecar ends in `.json`, so none is taken for a document)."""
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES
+    ]
 
 
 def read_file(path: Path, *, fetched: datetime | None = None) -> Document:

@@ -26,12 +26,16 @@ from vendorwatch.feeds.candidates import Candidate, cluster, dump_candidates, lo
 from vendorwatch.feeds.connectors.breach import read_breaches
 from vendorwatch.feeds.connectors.edgar import EdgarConnector, FilingReader
 from vendorwatch.feeds.connectors.rss import Cursor, FetchError, PoliteFetcher, read_feed
-from vendorwatch.feeds.documents import DocumentError, content_hash, read_file
+from vendorwatch.feeds.documents import (
+    DocumentError,
+    SourceKind,
+    content_hash,
+    documents_in,
+    read_file,
+)
 from vendorwatch.feeds.extract import extract
 from vendorwatch.feeds.gazetteer import Gazetteer
 from vendorwatch.feeds.review import accept, append_log
-
-TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".html", ".htm"})
 
 
 class _Strict(BaseModel):
@@ -75,7 +79,7 @@ class FeedsConfig(_Strict):
     interval_seconds: float = Field(default=900, ge=10)
     min_interval_seconds: float = Field(default=1.0, ge=0)
     """Between two requests (EDGAR: never less than 0.1 s)."""
-    auto_accept: list[Literal["news", "filing", "breach"]] = []
+    auto_accept: list[SourceKind] = []
     sources: list[Source] = Field(min_length=1)
 
 
@@ -84,12 +88,25 @@ def load_config(path: Path) -> FeedsConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return FeedsConfig.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: {yaml_problem(exc)}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValueError(f"{path}: {where}: {first['msg']}") from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own text spans several lines
+    and quotes the document)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
 
 
 @dataclass(slots=True)
@@ -164,9 +181,10 @@ class Poller:
     def _folder(self, source: FolderSource, cursor: Cursor, report: PollReport):
         found: list[Candidate] = []
         key = f"folder:{source.path}"
-        for path in sorted(source.path.rglob("*")):
-            if not path.is_file() or path.suffix.lower() not in TEXT_SUFFIXES:
-                continue
+        if not source.path.is_dir():
+            report.errors.append(f"{source.path}: no such folder")
+            return found
+        for path in documents_in(source.path):
             try:
                 document = read_file(path)
             except DocumentError as exc:

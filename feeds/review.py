@@ -70,7 +70,12 @@ def read_log(path: Path) -> list[Decision]:
         try:
             decisions.append(Decision.model_validate_json(line))
         except ValidationError as exc:
-            raise ReviewError(f"{path}: line {number} is not a review decision: {exc}") from None
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            detail = f"{where}: {first['msg']}" if where else first["msg"]
+            raise ReviewError(
+                f"{path}: line {number} is not a review decision ({detail})"
+            ) from None
     return decisions
 
 

@@ -291,8 +291,24 @@ def load_settings(**overrides: object) -> Settings:
             if not field:  # a check across fields: its message names them
                 lines.append(err["msg"].removeprefix("Value error, "))
                 continue
-            source = f"--{field.replace('_', '-')}" if field in given else f"{ENV_PREFIX}{field}"
-            lines.append(
-                f"{source.upper() if source.startswith(ENV_PREFIX) else source}: {err['msg']}"
-            )
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{value_origin(field, given)}: {message}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def value_origin(field: str, given: dict[str, object]) -> str:
+    """Where the value of `field` came from, as the user set it: the flag, the variable, the
+    `_FILE` variable and its path, or the file in the secrets directory (the order in which
+    `Settings.settings_customise_sources` reads them). Never the value: it may be a secret."""
+    if field in given:
+        return f"--{field.replace('_', '-')}"
+    variable = f"{ENV_PREFIX}{field}".upper()
+    if os.environ.get(variable):
+        return variable
+    path = os.environ.get(variable + FILE_SUFFIX)
+    if path:
+        return f"{variable}{FILE_SUFFIX} ({path})"
+    directory = os.environ.get(SECRETS_DIR_ENV)
+    if directory and (Path(directory) / variable.lower()).is_file():
+        return f"{Path(directory) / variable.lower()} ({SECRETS_DIR_ENV})"
+    return variable

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from vendorwatch.streams.core.policy import Policy, PolicyError, load_policy
+from vendorwatch.streams.eventfile import demo_scenario_path
 from vendorwatch.streams.logs import register_secret
 from vendorwatch.streams.settings import Settings, SettingsError, load_settings
 from vendorwatch.streams.version import package_version
@@ -138,6 +139,31 @@ PolicyOpt = Annotated[
         "--policy", help="Policy YAML file (default: the shipped policy).", metavar="FILE"
     ),
 ]
+ScenarioOpt = Annotated[
+    str | None,
+    typer.Option("--scenario", help="A bundled scenario: 'demo'.", metavar="NAME"),
+]
+EventsOpt = Annotated[
+    Path | None,
+    typer.Option("--events", help="JSON Lines event file ('-' for stdin).", metavar="FILE"),
+]
+
+
+def events_source(scenario: str | None, events: Path | None) -> Path:
+    """The event file a command reads: the bundled scenario or the user's file ('-' is stdin).
+
+    Exactly one of the two is required, so a command never guesses which input was meant;
+    a missing, doubled or unknown choice is a usage error (exit 2)."""
+    if (scenario is None) == (events is None):
+        raise typer.BadParameter("give exactly one of --scenario demo or --events FILE")
+    if scenario is not None:
+        if scenario != "demo":
+            raise typer.BadParameter(f"unknown scenario {scenario!r}; the bundled one is 'demo'")
+        return demo_scenario_path()
+    assert events is not None
+    return events
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 AsOfOpt = Annotated[
     str | None,

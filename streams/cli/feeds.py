@@ -12,6 +12,7 @@ Offline: no broker, no Kafka client, no network. Accepted events are appended to
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,9 +39,6 @@ feeds_app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".html", ".htm"}
-"""What a folder given to `feeds extract` is searched for."""
-
 VendorsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -53,27 +51,34 @@ VendorsOpt = Annotated[
 
 
 def _documents(paths: list[str]) -> list[Path]:
+    """The document files that PATH arguments name: files as given, the text and HTML files of
+    folders, the matches of a glob pattern the shell left unexpanded (quoted, or no shell);
+    `.meta.json` sidecars are skipped wherever they come from (`seeds/*` lists them), since
+    each is read with the document it describes."""
+    from vendorwatch.feeds.documents import documents_in, is_sidecar
+
     found: list[Path] = []
     for raw in paths:
         if "://" in raw:
             raise fail(f"{raw}: URLs are read by connectors (feeds run), not by extract", 2)
         path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-            )
-        elif path.exists():
-            found.append(path)
-        else:
+        named = [path] if path.exists() else sorted(map(Path, glob.glob(raw, recursive=True)))
+        if not named:
             raise fail(f"no such file or folder: {raw}", 2)
-    return found
+        for each in named:
+            if each.is_dir():
+                found.extend(documents_in(each))
+            elif not is_sidecar(each):
+                found.append(each)
+    return list(dict.fromkeys(found))
 
 
 @feeds_app.command("extract")
 def extract_command(
-    paths: Annotated[list[str], typer.Argument(help="Article files or folders.", metavar="PATH")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Article files, folders or glob patterns.", metavar="PATH"),
+    ],
     json_out: JsonOpt = False,
     out: Annotated[
         Path | None,
@@ -210,6 +215,7 @@ def review_command(
     from pydantic import ValidationError
 
     from vendorwatch.feeds.candidates import load_candidates
+    from vendorwatch.feeds.documents import SOURCE_KINDS
     from vendorwatch.feeds.review import (
         ReviewError,
         accept,
@@ -220,6 +226,15 @@ def review_command(
         reject,
     )
 
+    for kind in auto_accept or []:
+        if kind not in SOURCE_KINDS:
+            raise typer.BadParameter(
+                f"{kind!r} is not a source kind ({', '.join(SOURCE_KINDS)})",
+                param_hint="'--auto-accept'",
+            )
+    if edits and not (accept_id or auto_accept):
+        raise fail("--set edits what is accepted: give it with --accept ID", 2)
+    changes = _parse_edits(edits or [])
     if not candidates_file.is_file():
         raise fail(f"no such file: {candidates_file}", 2)
     try:
@@ -243,14 +258,19 @@ def review_command(
                 if accept_id
                 else [c for c in waiting if c.kind in set(auto_accept or [])]
             )
-            for candidate in chosen:
-                decision, _event = accept(
-                    candidate, reviewer if accept_id else None, _parse_edits(edits or [])
-                )
-                append_log(log, decision)
-                with events.open("ab") as out:
+            decided = [
+                accept(candidate, reviewer if accept_id else None, changes)[0]
+                for candidate in chosen
+            ]
+            if not decided:
+                return
+            # the events file is opened before anything is logged: a path that cannot be
+            # written stops the command with nothing recorded
+            with events.open("ab") as out:
+                for decision in decided:
+                    append_log(log, decision)
                     out.write(orjson.dumps(decision.data["event"]) + b"\n")
-                console.print(f"accepted {candidate.id} -> {events}", highlight=False)
+                    console.print(f"accepted {decision.subject} -> {events}", highlight=False)
             return
         if reject_id:
             if not reviewer or not reason:

@@ -16,7 +16,6 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -24,12 +23,22 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from vendorwatch.streams.cli.common import JsonOpt, PolicyOpt, app, console, fail, policy_option
+from vendorwatch.streams.cli.common import (
+    EventsOpt,
+    JsonOpt,
+    PolicyOpt,
+    ScenarioOpt,
+    app,
+    console,
+    events_source,
+    fail,
+    policy_option,
+)
 from vendorwatch.streams.core.names import NEAR_MISS_SCORE, canonical, closest
 from vendorwatch.streams.core.policy import Policy
 from vendorwatch.streams.core.scoring import noted_facts
 from vendorwatch.streams.core.state import Fact, VendorState
-from vendorwatch.streams.eventfile import demo_scenario_path, fold_lines, open_events
+from vendorwatch.streams.eventfile import fold_lines, open_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +141,8 @@ def names_table(found: list[Unresolved]) -> Table | Text:
 
 @app.command()
 def names(
-    scenario: Annotated[
-        str | None, typer.Option(help="A bundled scenario: 'demo'.", metavar="NAME")
-    ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="JSON Lines event file ('-' for stdin).", metavar="FILE"),
-    ] = None,
+    scenario: ScenarioOpt = None,
+    events: EventsOpt = None,
     policy: PolicyOpt = None,
     near_misses: Annotated[
         bool, typer.Option("--near-misses", help="Only the names close to a known one.")
@@ -147,13 +151,8 @@ def names(
 ) -> None:
     """List the organisation names an event file uses that resolve to no competitor, no name of
     ours and no vendor, with counts and the closest known name (near misses first)."""
-    if (scenario is None) == (events is None):
-        raise typer.BadParameter("give exactly one of --scenario demo or --events FILE")
-    if scenario is not None and scenario != "demo":
-        raise typer.BadParameter(f"unknown scenario {scenario!r}; the bundled one is 'demo'")
+    path = events_source(scenario, events)
     active_policy = policy_option(policy)
-    path = demo_scenario_path() if scenario else events
-    assert path is not None
     try:
         with open_events(path) as stream:
             folded = fold_lines(stream)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -27,32 +26,29 @@ from vendorwatch.schemas.codec import InvalidEvent, parse_event
 from vendorwatch.schemas.events import Event
 from vendorwatch.streams.cli.common import (
     AsOfOpt,
+    EventsOpt,
     JsonOpt,
     PolicyOpt,
+    ScenarioOpt,
     app,
     console,
     err_console,
+    events_source,
     fail,
     parse_instant,
     policy_option,
 )
 from vendorwatch.streams.cli.render import SEVERITY_STYLES, scores_table
 from vendorwatch.streams.core.policy import Policy
-from vendorwatch.streams.eventfile import LineError, demo_scenario_path, open_events
+from vendorwatch.streams.eventfile import LineError, open_events
 from vendorwatch.streams.replay.fold import EventSink, PolicyResult
 from vendorwatch.streams.replay.reports import replay_items
 
 
 @app.command()
 def score(
-    scenario: Annotated[
-        str | None,
-        typer.Option(help="A bundled scenario to score: 'demo'.", metavar="NAME"),
-    ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="JSON Lines event file ('-' for stdin).", metavar="FILE"),
-    ] = None,
+    scenario: ScenarioOpt = None,
+    events: EventsOpt = None,
     policy: PolicyOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
@@ -62,15 +58,10 @@ def score(
 ) -> None:
     """Score an event file offline with the live pipeline's code: the scores as of --as-of
     (default: now), decayed to it, and the alerts firing then (the same as `replay --as-of`)."""
-    if (scenario is None) == (events is None):
-        raise typer.BadParameter("give exactly one of --scenario demo or --events FILE")
-    if scenario is not None and scenario != "demo":
-        raise typer.BadParameter(f"unknown scenario {scenario!r}; the bundled one is 'demo'")
+    path = events_source(scenario, events)
     # the wall clock is read here, once: everything below is a function of T and the file
     instant = parse_instant(as_of) or datetime.now(UTC)
     active_policy = policy_option(policy)
-    path = demo_scenario_path() if scenario else events
-    assert path is not None
     errors: list[LineError] = []
     try:
         with open_events(path) as stream:

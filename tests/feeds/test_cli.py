@@ -56,6 +56,50 @@ def test_bad_documents_get_one_line_each_and_the_others_are_read(tmp_path: Path)
     assert len(json.loads(result.stdout)) >= 8
 
 
+def _folder_with_sidecars(tmp_path: Path) -> Path:
+    """The seed articles, each with its `.meta.json` sidecar, one of them in a subfolder."""
+    folder = tmp_path / "articles"
+    (folder / "older").mkdir(parents=True)
+    for path in sorted(SEEDS.glob("00*")):
+        where = folder / "older" if path.name.startswith("000_") else folder
+        shutil.copy(path, where / path.name)
+    assert len(list(folder.rglob("*.meta.json"))) == 5
+    return folder
+
+
+def _extract_json(*paths: str) -> list[dict]:
+    result = runner.invoke(app, ["feeds", "extract", *paths, "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no sidecar was read as a document
+    return json.loads(result.stdout)
+
+
+def test_a_folder_with_sidecars_reads_the_documents_with_their_metadata(tmp_path: Path) -> None:
+    folder = _folder_with_sidecars(tmp_path)
+    found = _extract_json(str(folder))
+    documents = sorted(folder.rglob("*.txt"))
+    assert {c["provenance"]["source"] for c in found} <= {str(p) for p in documents}
+    assert found == _extract_json(*map(str, documents))
+    # 004's sidecar says it was fetched on 2025-06-29 12:00: "il y a 9 jours" is the 20th
+    (funding,) = [c for c in found if c["type"] == "funding.round"]
+    assert funding["time"].startswith("2025-06-20T12:00:00")
+
+
+def test_sidecars_named_by_a_shell_glob_or_a_quoted_one_are_skipped(tmp_path: Path) -> None:
+    folder = _folder_with_sidecars(tmp_path)
+    expected = _extract_json(str(folder))
+    shell_expanded = sorted(str(p) for p in folder.iterdir() if p.is_file())  # `articles/*`
+    assert any(p.endswith(".meta.json") for p in shell_expanded)
+    assert _extract_json(*shell_expanded, str(folder / "older")) == expected
+    assert _extract_json(str(folder / "**" / "*")) == expected  # quoted: extract expands it
+
+
+def test_a_glob_that_matches_nothing_is_misuse(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["feeds", "extract", str(tmp_path / "*.txt")])
+    assert result.exit_code == 2
+    assert f"no such file or folder: {tmp_path / '*.txt'}" in result.stderr
+
+
 def test_missing_path_is_misuse() -> None:
     result = runner.invoke(app, ["feeds", "extract", "/nonexistent/article.txt"])
     assert result.exit_code == 2

@@ -65,6 +65,7 @@ from .workers import (
     offline_scores,
     require_tansu,
     score_differences,
+    start_worker,
     subject_of,
     wait_until,
     worker_env,
@@ -101,27 +102,10 @@ def start_embedded_worker(data_dir: Path, *, ready: bool = True) -> WorkerProces
     and the journal mirror runs, which is when acks can come (its read view may still be
     catching up)."""
     port = free_loopback_port()
-    log_path = data_dir / f"worker-{port}.log"
-    argv = [
-        VENDORWATCH,
-        "worker",
-        "--embedded",
-        "--web-port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    env = worker_env({"VENDORWATCH_WORKER_ID": f"durable-{port}"})
-    with log_path.open("ab") as log_file:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    worker = WorkerProcess(proc, port, data_dir, log_path, argv)
+    worker = start_worker(
+        None, data_dir, web_port=port, worker_id=f"durable-{port}", new_session=True
+    )
+    log_path = worker.log_path
     if ready:
         worker.wait_ready(timeout=90)
         return worker

@@ -289,9 +289,12 @@ def score_differences(
 # --- workers ---------------------------------------------------------------------------------
 
 
-def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def worker_env(
+    extra: Mapping[str, str] | None = None, *, broker_profile: str | None = "tansu"
+) -> dict[str, str]:
     """The environment of a worker: ours minus any VENDORWATCH_* (a developer's or CI's settings
-    must not leak in), plus the test token and ``extra``."""
+    must not leak in), plus the test token and ``extra``. ``broker_profile=None`` leaves
+    VENDORWATCH_BROKER_PROFILE unset, for a test of what a worker picks by itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDORWATCH_")}
     env["VENDORWATCH_INGEST_TOKEN"] = INGEST_TOKEN
     env["VENDORWATCH_LOG_LEVEL"] = "info"
@@ -299,7 +302,8 @@ def worker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     # 2025 story is scored in 2025, not today; tests of the wall clock say so explicitly
     env["VENDORWATCH_CLOCK"] = "scenario"
     # the fixture's broker is Tansu: its group timing, fetch wait, one replica, no idempotence
-    env["VENDORWATCH_BROKER_PROFILE"] = "tansu"
+    if broker_profile is not None:
+        env["VENDORWATCH_BROKER_PROFILE"] = broker_profile
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -388,23 +392,31 @@ class WorkerProcess:
 
 
 def start_worker(
-    bootstrap: str,
+    bootstrap: str | None,
     data_dir: Path,
     *,
     web_port: int | None = None,
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
     worker_id: str | None = None,
+    broker_profile: str | None = "tansu",
+    new_session: bool = False,
 ) -> WorkerProcess:
-    """Start `vendorwatch worker` against ``bootstrap`` (does not wait; see wait_ready)."""
+    """Start `vendorwatch worker` against ``bootstrap``, or with ``bootstrap=None`` as
+    `worker --embedded`: its own broker, journalled in ``data_dir`` (does not wait; see
+    wait_ready).
+
+    ``broker_profile``: VENDORWATCH_BROKER_PROFILE, None to leave it unset (see worker_env).
+    ``new_session``: the worker leads a process group of its own, so a test can kill it with
+    everything it started (an embedded worker's broker) at once, as a crashed host would."""
     port = web_port or free_loopback_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"worker-{port}.log"
+    broker = ["--embedded"] if bootstrap is None else ["--bootstrap-servers", bootstrap]
     argv = [
         VENDORWATCH,
         "worker",
-        "--bootstrap-servers",
-        bootstrap,
+        *broker,
         "--web-port",
         str(port),
         "--data-dir",
@@ -419,7 +431,8 @@ def start_worker(
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=worker_env(extra),
+            env=worker_env(extra, broker_profile=broker_profile),
+            start_new_session=new_session,
         )
     return WorkerProcess(proc, port, data_dir, log_path, argv)
 

@@ -30,14 +30,49 @@ def test_a_file_variable_gives_the_value(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert settings.ingest_token.get_secret_value() == TOKEN
 
 
-def test_a_file_variable_is_validated_like_the_variable(
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        ("too-short", "at least 16"),
+        ("whsec_not~base64~at~all~0123", "non-empty base64"),
+    ],
+)
+def test_an_invalid_value_in_a_file_names_the_file_variable_and_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str, complaint: str
+) -> None:
+    """The variable the user set is the `_FILE` one; the message says which file, never what
+    the file holds (the secret, or most of it)."""
+    path = tmp_path / "webhook-secret"
+    path.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_WEBHOOK_SECRET_FILE", str(path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"VENDORWATCH_WEBHOOK_SECRET_FILE ({path}): " in message
+    assert complaint in message
+    assert content not in message
+
+
+def test_an_invalid_value_in_the_secrets_directory_names_the_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    path = tmp_path / "short"
-    path.write_text("too-short", encoding="utf-8")
-    monkeypatch.setenv("VENDORWATCH_WEBHOOK_SECRET_FILE", str(path))
-    with pytest.raises(SettingsError, match="VENDORWATCH_WEBHOOK_SECRET"):
+    secret = tmp_path / "vendorwatch_ingest_token"
+    secret.write_text("short-token", encoding="utf-8")
+    monkeypatch.setenv("VENDORWATCH_SECRETS_DIR", str(tmp_path))
+    with pytest.raises(SettingsError) as caught:
         load_settings()
+    message = str(caught.value)
+    assert f"{secret} (VENDORWATCH_SECRETS_DIR): " in message
+    assert "short-token" not in message
+
+
+def test_an_invalid_variable_is_named_as_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VENDORWATCH_INGEST_TOKEN", "short-token")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "VENDORWATCH_INGEST_TOKEN: " in str(caught.value)
+    assert "_FILE" not in str(caught.value)
+    assert "short-token" not in str(caught.value)
 
 
 def test_an_unreadable_file_names_the_variable(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from tests.streams.core.rules_helpers import T0, days, event, registered, restricted_data
@@ -77,3 +78,26 @@ def test_every_name_of_the_demo_scenario_resolves() -> None:
 
 def test_the_command_is_registered_for_the_entry_point() -> None:
     assert COMMAND_MODULES["names"] == "names"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        ([], "give exactly one of --scenario demo or --events FILE"),
+        (["--scenario", "demo", "--events", "x.jsonl"], "give exactly one"),
+        (["--scenario", "other"], "unknown scenario 'other'"),
+    ],
+)
+def test_misuse_of_the_input_options_exits_2_with_usage(args: list[str], complaint: str) -> None:
+    result = CliRunner().invoke(app, ["names", *args])
+    assert result.exit_code == 2
+    assert "Usage: " in result.stderr
+    assert complaint in " ".join(result.stderr.split())  # the error box wraps long lines
+
+
+def test_events_from_standard_input(tmp_path: Path) -> None:
+    events = [registered(), stake("Microsoft Research", 1)]
+    data = write(tmp_path, events).read_bytes()
+    result = CliRunner().invoke(app, ["names", "--events", "-", "--json"], input=data)
+    assert result.exit_code == 0, result.output
+    assert [item["name"] for item in orjson.loads(result.stdout)] == ["Microsoft Research"]
