@@ -73,9 +73,11 @@ def test_alerts_within_the_wait_of_the_first_are_one_batch(first_at: float) -> N
     started = asyncio.run(feed(grouped_agent(200, seen), schedule, tail_s=0.8))
     assert [values for _, values, _ in seen.batches] == [["stake", "ceo"], ["later"]]
     flushed = [at - started for at, _, _ in seen.batches]
-    # each batch goes out one wait after its first event, not at a periodic boundary
-    assert first_at + WAIT - 0.05 <= flushed[0] <= first_at + WAIT + 0.25
-    assert first_at + 1.5 + WAIT - 0.05 <= flushed[1] <= first_at + 1.5 + WAIT + 0.25
+    # each batch goes out one wait after its first event, not at a periodic boundary; the upper
+    # bound leaves a busy machine's event loop half a wait of lag (`make test` runs three
+    # processes on two cores), which still tells "one wait" from "two waits"
+    assert first_at + WAIT - 0.05 <= flushed[0] <= first_at + WAIT + WAIT / 2
+    assert first_at + 1.5 + WAIT - 0.05 <= flushed[1] <= first_at + 1.5 + WAIT + WAIT / 2
 
 
 def test_a_full_buffer_goes_at_once_and_nothing_is_acked_before_the_body_ran() -> None:
