@@ -31,14 +31,13 @@ from vendorwatch.streams.core.policy import (
 from vendorwatch.streams.core.projection import projected_value
 from vendorwatch.streams.core.scoring import (
     DAY,
-    OWN_CLIENT,
     Contribution,
     Score,
-    client_groups,
     current_reports,
     fact_ids,
     holding_runs,
     move_claims,
+    peer_clients,
 )
 from vendorwatch.streams.core.state import Fact, VendorState, latest, taken_back
 
@@ -373,15 +372,23 @@ def counted_pauses(
     """(time, client, event id) of the other clients whose latest word at `at` is a pause or a
     termination reported less than `lapse_days` before `at`, oldest first. A resume cancels a
     pause; a new report from the same client renews it. A client is an organisation under any
-    of its names, as the score reads it (`scoring.client_groups`)."""
+    of its names, as the score reads it (`scoring.client_groups`, `peer_clients`)."""
     lapse = rule.lapse_days * DAY
     paused: list[tuple[float, str, str]] = []
     # As of the latest event every client's latest word is the last of its list.
     newest = state.last_t is not None and at >= state.last_t
-    for client, facts in client_groups(state, policy).items():
-        if client.startswith(OWN_CLIENT):
-            continue  # our own organisation's word is not a peer's
-        fact = facts[-1] if newest else latest(facts, at)
+    lists = state.clients
+    for names in peer_clients(state, policy):
+        # One organisation may be filed under several names (`scoring.client_groups`): its
+        # latest word is the latest of theirs.
+        if len(names) == 1:
+            facts = lists[names[0]]
+            fact = facts[-1] if newest else latest(facts, at)
+        elif newest:
+            fact = max(lists[name][-1] for name in names)
+        else:
+            said = [f for name in names if (f := latest(lists[name], at)) is not None]
+            fact = max(said) if said else None
         if fact is None or fact.type == "client.resumed" or at - fact.t >= lapse:
             continue
         paused.append((fact.t, fact.data.client, fact.event_id))  # type: ignore[attr-defined]
@@ -605,8 +612,6 @@ class _Plan(NamedTuple):
     """The enabled rules, in policy order."""
     history_s: float | None
     """Seconds of score history the jump rules look back on (None: no jump rule)."""
-    own: frozenset[str]
-    """The monitoring organisation's names, canonical (as `Policy.is_own_organisation`)."""
     by_type: dict[str, tuple[Check, ...]]
     """Per event type, the rules that event may change (`_checks`), filled in as types come."""
 
@@ -622,7 +627,6 @@ def _plan(policy: Policy) -> _Plan:
         plan = _PLANS[policy.version] = _Plan(
             tuple(r for r in rules if r.enabled),
             max(days) * DAY if days else None,
-            policy.resolver.own_keys,
             {},
         )
     return plan
