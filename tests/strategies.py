@@ -16,6 +16,7 @@ import orjson
 from hypothesis import strategies as st
 
 from vendorwatch.schemas import Event, parse_event
+from vendorwatch.schemas.codec import encode_event
 from vendorwatch.streams.core.policy import load_policy
 
 POLICY = load_policy()
@@ -51,12 +52,14 @@ competitor = st.sampled_from(COMPETITOR_NAMES).flatmap(
 )
 """A competitor as events spell it: any alias, any case, stray punctuation."""
 organisation = st.one_of(competitor, st.sampled_from(OWN_NAMES), st.sampled_from(OTHER_NAMES))
-clients = st.sampled_from(["OpenAI", "xAI", "Google", "Anthropic"]).flatmap(
-    lambda n: st.sampled_from([n, n.upper(), f"{n}.", f"{n}, Inc.", f"{n} Research"])
-)
+clients = st.sampled_from(
+    ["OpenAI", "xAI", "X.AI", "Meta", "Facebook", "Google", "Alphabet", "Anthropic"]
+).flatmap(lambda n: st.sampled_from([n, n.upper(), f"{n}.", f"{n}, Inc.", f"{n} Research"]))
 """Few clients, so that pauses, resumes and ends of the same client meet in one history, under
 several spellings (a legal form: the same client; "Google Research": our own organisation;
-"OpenAI Research": a near miss of nothing the policy knows as a client, another client)."""
+"OpenAI Research": a near miss of nothing the policy knows as a client, another client) and
+under aliases of one organisation in the default policy ("Meta" and "Facebook", "xAI" and
+"X.AI", "Google" and "Alphabet": one client each)."""
 names = st.text(alphabet="abcdefgh XYZ", min_size=1, max_size=12).filter(str.strip)
 pct = st.one_of(st.sampled_from([0.0, 10.0, 49.0, 50.0, 100.0]), st.floats(0, 100, allow_nan=False))
 """Round figures often, so that equal stakes (ties) happen."""
@@ -101,6 +104,7 @@ PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     "ownership.acquired": st.fixed_dictionaries({"acquirer": organisation, "amount_usd": usd}),
+    "ownership.divested": st.fixed_dictionaries({"investor": organisation, "amount_usd": usd}),
     "funding.round": st.fixed_dictionaries(
         {
             "round": st.sampled_from(["Seed", "Series A"]),
@@ -206,19 +210,61 @@ def events(
     return raw_events(event_type, vendors, times, corrections).map(to_event)
 
 
+REPORTED_AGAIN = frozenset(
+    {
+        "ownership.acquired",
+        "ownership.stake_acquired",
+        "client.paused",
+        "client.resumed",
+        "client.terminated",
+        "person.moved",
+        "security.incident",
+    }
+)
+"""Fact types that `reported_again` reports twice: those whose reports of one fact are one
+claim (docs/scoring.md section 12)."""
+
+ECHO_SOURCE = "urn:vendorwatch:test:echo"
+
+
+@st.composite
+def reported_again(
+    draw: st.DrawFn, history: list[Event], distinct_times: bool = False
+) -> list[Event]:
+    """`history` with some of its facts reported again by another source: the same type,
+    vendor and payload under a new (source, id), at another instant (before or after the
+    first report, so arrival order and event-time order differ). With `distinct_times`, no
+    report shares an instant with another event."""
+    out = list(history)
+    used = {event.time for event in history}
+    for i, event in enumerate(history):
+        if event.type not in REPORTED_AGAIN or draw(st.integers(0, 2)) != 0:
+            continue
+        when = draw(instants)
+        if distinct_times and when in used:
+            continue
+        used.add(when)
+        raw = orjson.loads(encode_event(event))
+        raw.pop("replaces", None)
+        raw |= {"id": f"again-{i}", "source": ECHO_SOURCE, "time": _time(when, UTC)}
+        out.insert(draw(st.integers(0, len(out))), to_event(raw))
+    return out
+
+
 def histories(
     min_size: int = 0,
     max_size: int = 40,
     vendors: list[str] | None = None,
     corrections: bool = False,
 ) -> st.SearchStrategy[list[Event]]:
-    """Lists of events with distinct (source, id): a vendor history as it could arrive."""
+    """Lists of events with distinct (source, id): a vendor history as it could arrive, some
+    facts reported twice (`reported_again`)."""
     return st.lists(
         events(vendors=vendors, corrections=corrections),
         min_size=min_size,
         max_size=max_size,
         unique_by=lambda e: (e.source, e.id),
-    )
+    ).flatmap(reported_again)
 
 
 def distinct_time_histories(
@@ -234,7 +280,7 @@ def distinct_time_histories(
         min_size=min_size,
         max_size=max_size,
         unique_by=(lambda e: (e.source, e.id), lambda e: e.time),
-    )
+    ).flatmap(lambda history: reported_again(history, distinct_times=True))
 
 
 @st.composite
@@ -243,3 +289,49 @@ def competitor_stakes(draw: st.DrawFn, vendors: list[str] | None = None) -> Even
     raw = draw(raw_events("ownership.stake_acquired", vendors))
     raw["data"]["investor"] = draw(competitor)
     return to_event(raw)
+
+
+OWNERS = ["Meta", "Facebook", "Meta Platforms, Inc.", "OpenAI", "Accel"]
+"""Few owners, one of them under three names and one not a competitor, so that one
+competitor's reports meet and an acquisition by someone else comes between them."""
+
+
+def _owned(kind: str, data: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[Event]:
+    return st.builds(
+        lambda raw, d: to_event(raw | {"data": d}), raw_events(kind, ["scale-ai"]), data
+    )
+
+
+ownership_reports = st.one_of(
+    _owned(
+        "ownership.stake_acquired",
+        st.fixed_dictionaries(
+            {
+                "investor": st.sampled_from(OWNERS),
+                "stake_pct": st.sampled_from([10.0, 49.0]),
+                "board_seats": st.integers(0, 1),
+                "voting_control": st.booleans(),
+            }
+        ),
+    ),
+    _owned(
+        "ownership.acquired",
+        st.fixed_dictionaries(
+            {"acquirer": st.sampled_from(OWNERS), "amount_usd": st.sampled_from([1e9, 2e9])}
+        ),
+    ),
+    _owned("ownership.divested", st.fixed_dictionaries({"investor": st.sampled_from(OWNERS)})),
+)
+"""Ownership reports of one vendor that repeat: few owners, few holdings."""
+
+
+def ownership_histories(max_size: int = 25) -> st.SearchStrategy[list[Event]]:
+    """One vendor's ownership reports (with data at stake), many of them reported twice: an
+    acquisition or a stake reported by two sources, a divestment or another's acquisition
+    between two reports of one competitor's holding."""
+    return st.lists(
+        st.one_of(ownership_reports, events("data.shared", ["scale-ai"])),
+        min_size=1,
+        max_size=max_size,
+        unique_by=lambda e: (e.source, e.id),
+    ).flatmap(reported_again)

@@ -56,6 +56,7 @@ from vendorwatch.streams.core.scoring import (
     Score,
     client_detail,
     client_hazard,
+    client_key,
     client_word,
     combine_classes,
     counted_statements,
@@ -76,6 +77,7 @@ from vendorwatch.streams.core.scoring import (
     noted_facts,
     report_competitor,
     reported,
+    same_holding,
     shown_notes,
     stake_strength,
     with_uncited,
@@ -292,12 +294,14 @@ class _Fold:
 class _Ownership:
     """competitor_ownership: what each competitor holds now, plus funding rounds.
 
-    Keeps each competitor's latest ownership report and the latest acquisition by anyone
+    Keeps each competitor's latest ownership report, after the reports of the same holding just
+    before it (`scoring.holding_runs`), and the latest acquisition by anyone
     (`scoring.current_reports` reads them). "Latest" is the largest fact in (event time,
-    arrival) order, and a newly applied fact is the last to arrive, so a new report replaces its
-    competitor's (or the latest acquisition) when it is not older: one comparison per report,
-    in any arrival order, with no refold. The holdings are worked out from those few facts when
-    the score is next read.
+    arrival) order, and a newly applied fact is the last to arrive, so a new report that is not
+    older than any offered before joins or restarts its competitor's run in O(1). An older one
+    may split or join any run, so `offer` says so and the caller refolds the reports
+    (`_Aggregates._refold_ownership`, O(ownership reports)). The holdings are worked out from
+    those few facts when the score is next read.
     """
 
     __slots__ = (
@@ -307,18 +311,22 @@ class _Ownership:
         "funded",
         "half_life",
         "last_acquisition",
-        "latest",
+        "newest",
         "plan",
+        "runs",
         "snap",
     )
 
     def __init__(self, half_life_days: float | None, plan: _Plan) -> None:
         self.half_life = half_life_days
         self.plan = plan
-        self.latest: dict[str, Fact] = {}
-        """competitor -> its latest ownership report (stake, divestment or acquisition)."""
+        self.runs: dict[str, list[Fact]] = {}
+        """competitor -> its latest ownership report (stake, divestment or acquisition), after
+        the reports of the same holding just before it."""
         self.last_acquisition: Fact | None = None
         """The latest acquisition by anyone: it ends every earlier holding but its own."""
+        self.newest: Fact | None = None
+        """The latest ownership report offered, by anyone."""
         self.funded = _Fold(half_life_days, funding_detail, plan)
         self._ordered: list[tuple[float, Fact, float]] | None = None
         self._stakes_explained: tuple[list[str], list[str]] | None = None
@@ -326,24 +334,43 @@ class _Ownership:
         self._explained: tuple[tuple[str, ...], str] | None = None
         self.snap: Snapshot | None = None
 
-    def offer(self, fact: Fact) -> None:
-        """A stake, divestment or acquisition report: it replaces what it is the latest of."""
-        moved = False
-        if fact.type == "ownership.acquired":
-            held = self.last_acquisition
-            if held is None or fact > held:
-                self.last_acquisition = fact
-                moved = True
+    def clear(self) -> None:
+        """Forget every ownership report (the funding rounds are kept)."""
+        self.runs = {}
+        self.last_acquisition = None
+        self.newest = None
+        self._ordered = None
+        self._stakes_explained = None
+        self.changed()
+
+    def offer(self, fact: Fact) -> bool:
+        """A stake, divestment or acquisition report, newer than every report offered before
+        (False, and nothing changed, when it is not: the caller refolds). Then no acquisition
+        lies between its competitor's latest report and it but the latest acquisition."""
+        if self.newest is not None and fact < self.newest:
+            return False  # late: it may split or join any competitor's run
+        self.newest = fact
+        before = self.last_acquisition
         competitor = report_competitor(fact, self.plan)
         if competitor is not None:
-            held = self.latest.get(competitor)
-            if held is None or fact > held:
-                self.latest[competitor] = fact
-                moved = True
-        if moved:
-            self._ordered = None
-            self._stakes_explained = None
-            self.changed()
+            run = self.runs.get(competitor)
+            if run is None:
+                self.runs[competitor] = [fact]
+            else:
+                last = run[-1]
+                if (before is not None and last < before) or not same_holding(last, fact):
+                    # An acquisition by someone else since its last report ended that holding.
+                    self.runs[competitor] = [fact]
+                else:
+                    run.append(fact)
+        elif fact.type != "ownership.acquired":
+            return True  # not a competitor's holding: changes nothing
+        if fact.type == "ownership.acquired":
+            self.last_acquisition = fact
+        self._ordered = None
+        self._stakes_explained = None
+        self.changed()
+        return True
 
     def changed(self) -> None:
         self._explained = None
@@ -354,7 +381,7 @@ class _Ownership:
         if self._ordered is None:
             plan, half_life = self.plan, self.half_life
             holdings = []
-            for _, fact in current_reports(self.latest, self.last_acquisition):
+            for _, fact in current_reports(self.runs, self.last_acquisition):
                 base = holding_hazard(fact, plan)
                 if base is not None and base > 0:
                     holdings.append((stake_strength(base, fact, half_life), fact, base))
@@ -364,7 +391,7 @@ class _Ownership:
 
     def hazard(self, at: float) -> float:
         held = 0.0
-        if self.latest:  # most vendors have no competitor among their owners
+        if self.runs:  # most vendors have no competitor among their owners
             half_life = self.half_life
             for _, fact, base in self._ordered if self._ordered is not None else self.ordered():
                 held += base * decay(half_life, at - fact.t)
@@ -375,8 +402,8 @@ class _Ownership:
             if self._stakes_explained is None:
                 holdings = self.ordered()
                 self._stakes_explained = (
-                    [fact.event_id for _, fact, _ in holdings],
-                    [holding_detail(fact, self.plan) for _, fact, _ in holdings],
+                    [i for _, fact, _ in holdings for i in fact_ids(fact)],
+                    [reported(fact, holding_detail(fact, self.plan)) for _, fact, _ in holdings],
                 )
             held_ids, held_details = self._stakes_explained
             funded_ids, funded_detail = self.funded.explained()
@@ -397,10 +424,10 @@ class _Ownership:
             return self.explained()
         _, holdings, funded = snap
         funded_ids, funded_detail = self.funded.explained_at(funded)
-        details = [holding_detail(fact, self.plan) for _, fact, _ in holdings]
+        details = [reported(fact, holding_detail(fact, self.plan)) for _, fact, _ in holdings]
         if funded_detail:
             details.append(funded_detail)
-        ids = (*(fact.event_id for _, fact, _ in holdings), *funded_ids)
+        ids = (*(i for _, fact, _ in holdings for i in fact_ids(fact)), *funded_ids)
         return ids, "; ".join(details)
 
 
@@ -535,6 +562,7 @@ class _Aggregates:
 
     __slots__ = (
         "_moves",
+        "clients",
         "data",
         "mitigation",
         "name",
@@ -572,6 +600,9 @@ class _Aggregates:
         self.data = _DataAtStake(plan)
         self.ownership = _Ownership(sig.competitor_ownership.half_life_days, plan)
         self.pauses = _PeerPauses(sig.peer_client_pause.half_life_days, plan)
+        self.clients: dict[str, list[str]] = {}
+        """client (`scoring.client_key`) -> the canonical names its words are filed under in the
+        state (`state.clients`): several when it was named by several aliases."""
         self.summed: dict[str, _Fold] = {
             kind: _Fold(getattr(sig, signal).half_life_days, describe, plan)
             for kind, (signal, _, describe) in RULES.items()
@@ -602,13 +633,12 @@ class _Aggregates:
         agg._renote(state, upto)
         for kind in RULES:
             agg._refold(state, kind, upto)
-        for facts in (*state.stakes.values(), state.by_type.get("ownership.acquired", [])):
-            for fact in facts:
-                if fact.t > upto:
-                    break
-                agg.ownership.offer(fact)
-        for client, facts in state.clients.items():
-            fact = client_word(facts, upto)
+        agg._refold_ownership(state, upto)
+        for facts in state.clients.values():
+            names = agg.clients.setdefault(client_key(facts[0].data.client, agg.plan), [])  # type: ignore[attr-defined]
+            names.append(canonical(facts[0].data.client))  # type: ignore[attr-defined]
+        for client, names in agg.clients.items():
+            fact = client_word(agg._client_facts(state, names), upto)
             if fact is not None:
                 agg.pauses.set(client, fact)
         agg.data.offboarded = latest(state.by_type.get(OFFBOARDED, []), upto)
@@ -622,6 +652,25 @@ class _Aggregates:
         agg.revision = state.revision
         agg._set_prior(state, upto)
         return agg
+
+    def _refold_ownership(self, state: VendorState, upto: float) -> None:
+        """Offer every ownership report known at `upto` again, in (event time, arrival) order
+        (a build, or a report that arrived late: it may split or join a holding's reports)."""
+        ownership = self.ownership
+        ownership.clear()
+        reports = [f for facts in state.stakes.values() for f in facts if f.t <= upto]
+        reports += state.facts("ownership.acquired", upto)
+        reports.sort()
+        for fact in reports:
+            ownership.offer(fact)
+
+    @staticmethod
+    def _client_facts(state: VendorState, names: list[str]) -> list[Fact]:
+        """One client's words (`scoring.client_groups`): the state's list of its one name, or
+        the lists of its several names merged in (event time, arrival) order."""
+        if len(names) == 1:
+            return state.clients[names[0]]
+        return sorted(fact for name in names for fact in state.clients[name])
 
     def _hazard(self, kind: str) -> Hazard:
         """The rule of an unkeyed kind's facts: moves count only from the vendor."""
@@ -746,9 +795,13 @@ class _Aggregates:
                     if kind in _OWNERSHIP_KINDS:
                         self.ownership.changed()
         elif kind in KEYED_BY_CLIENT:
-            client = canonical(data.client)
+            client = client_key(data.client, self.plan)
+            names = self.clients.setdefault(client, [])
+            name = canonical(data.client)
+            if name not in names:
+                names.append(name)
             # Even a late word may join the reports of the latest one (`scoring.client_word`).
-            word = client_word(state.clients[client], _FOREVER)
+            word = client_word(self._client_facts(state, names), _FOREVER)
             self.pauses.set(client, word)  # type: ignore[arg-type]
         elif kind in KEYED_BY_DATASET:
             if state.datasets[data.dataset][-1] is fact:
@@ -757,7 +810,8 @@ class _Aggregates:
             if state.by_type[kind][-1] is fact:
                 self.data.offboard(fact)
         elif kind in KEYED_BY_INVESTOR or kind == "ownership.acquired":
-            self.ownership.offer(fact)
+            if not self.ownership.offer(fact):
+                self._refold_ownership(state, _FOREVER)
         elif kind == "vendor.registered" and state.by_type[kind][-1] is fact:
             self.name = data.name
         if kind in NOTED_TYPES:

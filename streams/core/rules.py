@@ -35,8 +35,9 @@ from vendorwatch.streams.core.scoring import (
     Score,
     current_reports,
     fact_ids,
+    holding_runs,
     move_claims,
-    ownership_reports,
+    peer_clients,
 )
 from vendorwatch.streams.core.state import Fact, VendorState, latest, taken_back
 
@@ -283,9 +284,9 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
     """
     if not holds_data(ctx):
         return _QUIET
-    latest, last_acquisition = ownership_reports(ctx.state, ctx.policy, ctx.at)
+    runs, last_acquisition = holding_runs(ctx.state, ctx.policy, ctx.at)
     held: list[tuple[tuple[bool, float, bool, int], str, Fact]] = []
-    for competitor, fact in current_reports(latest, last_acquisition):
+    for competitor, fact in current_reports(runs, last_acquisition):
         data: Any = fact.data
         if fact.type == "ownership.acquired":
             held.append(((True, 100.0, True, 0), competitor, fact))
@@ -307,7 +308,7 @@ def _competitor_stake(rule: CompetitorStakeRule, ctx: Context) -> Condition:
         "control": f" (with {' and '.join(said)})" if said else "",
     }
     level = tuple(sorted((c, s[1], s[2], s[3]) for s, c, _ in held))
-    ids = tuple(f.event_id for _, _, f in sorted(held, key=lambda h: h[2]))
+    ids = tuple(i for _, _, f in sorted(held, key=lambda h: h[2]) for i in fact_ids(f))
     return Condition(True, fields, ids, level)
 
 
@@ -370,25 +371,27 @@ def counted_pauses(
 ) -> list[tuple[float, str, str]]:
     """(time, client, event id) of the other clients whose latest word at `at` is a pause or a
     termination reported less than `lapse_days` before `at`, oldest first. A resume cancels a
-    pause; a new report from the same client renews it."""
+    pause; a new report from the same client renews it. A client is an organisation under any
+    of its names, as the score reads it (`scoring.client_groups`, `peer_clients`)."""
     lapse = rule.lapse_days * DAY
     paused: list[tuple[float, str, str]] = []
-    if state.last_t is not None and at >= state.last_t:
-        # As of the latest event every client's latest word is the last of its list, and the
-        # list's key is the canonical name `is_own_organisation` would compute.
-        own = _plan(policy).own
-        for client, facts in state.clients.items():
-            fact = facts[-1]
-            if fact.type != "client.resumed" and client not in own and at - fact.t < lapse:
-                paused.append((fact.t, fact.data.client, fact.event_id))  # type: ignore[attr-defined]
-    else:
-        for facts in state.clients.values():
-            fact = latest(facts, at)
-            if fact is None or fact.type == "client.resumed" or at - fact.t >= lapse:
-                continue
-            client = fact.data.client  # type: ignore[attr-defined]
-            if not policy.is_own_organisation(client):
-                paused.append((fact.t, client, fact.event_id))
+    # As of the latest event every client's latest word is the last of its list.
+    newest = state.last_t is not None and at >= state.last_t
+    lists = state.clients
+    for names in peer_clients(state, policy):
+        # One organisation may be filed under several names (`scoring.client_groups`): its
+        # latest word is the latest of theirs.
+        if len(names) == 1:
+            facts = lists[names[0]]
+            fact = facts[-1] if newest else latest(facts, at)
+        elif newest:
+            fact = max(lists[name][-1] for name in names)
+        else:
+            said = [f for name in names if (f := latest(lists[name], at)) is not None]
+            fact = max(said) if said else None
+        if fact is None or fact.type == "client.resumed" or at - fact.t >= lapse:
+            continue
+        paused.append((fact.t, fact.data.client, fact.event_id))  # type: ignore[attr-defined]
     paused.sort()
     return paused
 
@@ -609,8 +612,6 @@ class _Plan(NamedTuple):
     """The enabled rules, in policy order."""
     history_s: float | None
     """Seconds of score history the jump rules look back on (None: no jump rule)."""
-    own: frozenset[str]
-    """The monitoring organisation's names, canonical (as `Policy.is_own_organisation`)."""
     by_type: dict[str, tuple[Check, ...]]
     """Per event type, the rules that event may change (`_checks`), filled in as types come."""
 
@@ -626,7 +627,6 @@ def _plan(policy: Policy) -> _Plan:
         plan = _PLANS[policy.version] = _Plan(
             tuple(r for r in rules if r.enabled),
             max(days) * DAY if days else None,
-            policy.resolver.own_keys,
             {},
         )
     return plan

@@ -376,43 +376,84 @@ def report_competitor(fact: Fact, policy: PolicyView) -> str | None:
     return policy.competitor(data.acquirer if fact.type == "ownership.acquired" else data.investor)
 
 
-def current_reports(
-    latest: dict[str, Fact], last_acquisition: Fact | None
-) -> list[tuple[str, Fact]]:
-    """(competitor, report) for the competitors whose latest report still holds.
+def same_holding(earlier: Fact, later: Fact) -> bool:
+    """Whether `later`, the next ownership report of one competitor after `earlier`, reports
+    the same fact (section 12): another report of its acquisition, or of a stake with the same
+    percentage, board seats and voting control. A divestment is no holding to report twice."""
+    if earlier.type != later.type:
+        return False
+    if later.type == "ownership.acquired":
+        return True
+    if later.type != "ownership.stake_acquired":
+        return False
+    a: Any = earlier.data
+    b: Any = later.data
+    return (
+        a.stake_pct == b.stake_pct
+        and a.board_seats == b.board_seats
+        and a.voting_control == b.voting_control
+    )
 
-    `latest` is each competitor's latest ownership report (stake, divestment or acquisition by
-    it), `last_acquisition` the latest acquisition by anyone. A report holds unless it is a
+
+def current_reports(
+    runs: dict[str, list[Fact]], last_acquisition: Fact | None
+) -> list[tuple[str, Fact]]:
+    """(competitor, holding) for the competitors whose latest report still holds.
+
+    `runs` holds, per competitor, its latest ownership report (stake, divestment or acquisition
+    by it) last, after the reports of the same fact just before it (`holding_runs`);
+    `last_acquisition` is the latest acquisition by anyone. A report holds unless it is a
     divestment or an acquisition by someone else came after it: whoever buys the vendor
-    outright ends every earlier holding, including an earlier acquirer's. What a stake report
-    says (0%, no seat, no control counts for nothing) is left to the caller. In competitor
-    order, so both implementations see the same list.
+    outright ends every earlier holding, including an earlier acquirer's. The holding is the
+    run's `claim`: dated by its first report, as its latest states it, citing every report.
+    What a stake report says (0%, no seat, no control counts for nothing) is left to the
+    caller. In competitor order, so both implementations see the same list.
     """
     held = []
-    for competitor in sorted(latest):
-        fact = latest[competitor]
+    for competitor in sorted(runs):
+        reports = runs[competitor]
+        fact = reports[-1]
         if fact.type == "ownership.divested":
             continue
         if last_acquisition is not None and fact < last_acquisition:
             continue  # superseded by a later acquisition by someone else
-        held.append((competitor, fact))
+        held.append((competitor, claim(reports)))
     return held
 
 
-def ownership_reports(
+def holding_runs(
     state: VendorState, policy: PolicyView, at: float
-) -> tuple[dict[str, Fact], Fact | None]:
-    """Each competitor's latest ownership report known at `at`, and the latest acquisition by
-    anyone (None without one): what `current_reports` reads. Latest is by (event time,
-    arrival), so the order the reports arrived in decides only between reports of one instant."""
-    latest: dict[str, Fact] = {}
+) -> tuple[dict[str, list[Fact]], Fact | None]:
+    """Per competitor, its latest ownership report known at `at` with the reports of the same
+    fact just before it (`same_holding`, none of them ended by an acquisition by someone else
+    in between), in (event time, arrival) order; and the latest acquisition by anyone (None
+    without one): what `current_reports` reads. Latest is by (event time, arrival), so the
+    order the reports arrived in decides only between reports of one instant."""
+    mine: dict[str, list[Fact]] = {}
     reports = [f for facts in state.stakes.values() for f in facts if f.t <= at]
     acquisitions = state.facts("ownership.acquired", at)
     for fact in (*reports, *acquisitions):
         competitor = report_competitor(fact, policy)
-        if competitor is not None and (competitor not in latest or fact > latest[competitor]):
-            latest[competitor] = fact
-    return latest, (acquisitions[-1] if acquisitions else None)
+        if competitor is not None:
+            mine.setdefault(competitor, []).append(fact)
+    runs: dict[str, list[Fact]] = {}
+    for competitor, facts in mine.items():
+        facts.sort()
+        last = facts[-1]
+        # The latest acquisition by someone else before the latest report ended what came
+        # before it: no report older than it is a report of the current holding.
+        ended = next(
+            (a for a in reversed(acquisitions) if a < last and a not in facts),
+            None,
+        )
+        run = [last]
+        for fact in reversed(facts[:-1]):
+            if (ended is not None and fact < ended) or not same_holding(fact, run[-1]):
+                break
+            run.append(fact)
+        run.reverse()
+        runs[competitor] = run
+    return runs, (acquisitions[-1] if acquisitions else None)
 
 
 def stake_strength(hazard: float, fact: Fact, half_life_days: float | None) -> float:
@@ -749,13 +790,14 @@ def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
 
     The latest ownership report per competitor states what it holds (a stake with its seats
     and control, an acquisition, or nothing: a divestment or a 0% report), unless a later
-    acquisition by someone else ended it (`current_reports`). Holdings are listed and added
-    strongest first (ties: earliest); then the decayed sum of the funding rounds.
+    acquisition by someone else ended it (`current_reports`); reports of the same holding are
+    one claim (dated by the first, citing all). Holdings are listed and added strongest first
+    (ties: earliest); then the decayed sum of the funding rounds.
     """
     half_life = policy.signals.competitor_ownership.half_life_days
-    latest, last_acquisition = ownership_reports(state, policy, at)
+    runs, last_acquisition = holding_runs(state, policy, at)
     holdings = []
-    for _, fact in current_reports(latest, last_acquisition):
+    for _, fact in current_reports(runs, last_acquisition):
         base = holding_hazard(fact, policy)
         if base is not None and base > 0:
             holdings.append((stake_strength(base, fact, half_life), fact, base))
@@ -768,8 +810,8 @@ def ownership(state: VendorState, policy: PolicyView, at: float) -> Signal:
     hazard = held_total + decayed_sum(funded, half_life, at)
 
     funded_ids, funded_detail = cite([f for f, _ in funded], funding_detail, policy)
-    ids = (*(fact.event_id for _, fact, _ in holdings), *funded_ids)
-    details = [holding_detail(fact, policy) for _, fact, _ in holdings]
+    ids = (*(i for _, fact, _ in holdings for i in fact_ids(fact)), *funded_ids)
+    details = [reported(fact, holding_detail(fact, policy)) for _, fact, _ in holdings]
     if funded_detail:
         details.append(funded_detail)
     return Signal(hazard, ids, "; ".join(details))
@@ -791,12 +833,67 @@ def client_word(facts: list[Fact], at: float) -> Fact | None:
     return fact._replace(also=tuple(f.event_id for f in facts[start:i]))
 
 
+OWN_CLIENT = "organisation:"
+"""The prefix of `client_key` for our own organisation, whose words are never a peer's."""
+
+
+def client_key(name: str, policy: PolicyView) -> str:
+    """Which client a name is: the competitor or our own organisation it resolves to (aliases
+    of one organisation are one client: "Meta" and "Facebook"), otherwise its canonical form.
+    The prefixes cannot occur in a canonical form (no punctuation), so keys never collide."""
+    resolver = policy.resolver
+    competitor = resolver.competitor(name)
+    if competitor is not None:
+        return f"competitor:{competitor}"
+    if resolver.is_own_organisation(name):
+        return f"{OWN_CLIENT}{resolver.own_name}"
+    return canonical(name)
+
+
+def client_groups(state: VendorState, policy: PolicyView) -> dict[str, list[Fact]]:
+    """Each client's words (`client_key`), in (event time, arrival) order.
+
+    The state keeps them per canonical name, which needs no policy; which names are one
+    organisation is the policy's to say, so they are grouped here, at scoring time: a new
+    alias regroups the same history. The state's lists are not changed."""
+    groups: dict[str, list[Fact]] = {}
+    for facts in state.clients.values():
+        key = client_key(facts[0].data.client, policy)  # type: ignore[attr-defined]
+        held = groups.get(key)
+        groups[key] = facts if held is None else sorted((*held, *facts))
+    return groups
+
+
+def peer_clients(state: VendorState, policy: Policy) -> tuple[tuple[str, ...], ...]:
+    """The clients other than our own organisation (`client_key`), each as the canonical names
+    its words are filed under in the state (`state.clients`): what `client_groups` works out.
+
+    Kept in `state.caches` per policy version for the alert rules, which read every client's
+    latest word after each event: resolving every name each time cost the live pipeline a
+    tenth of its time per event. A name is added to `state.clients` only by `apply` and
+    removed only by a withdrawal (`state.revision`), so the count of names and the revision
+    say when it is stale."""
+    key = f"peer clients {policy.version}"
+    stamp = (len(state.clients), state.revision)
+    cached = state.caches.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    names: dict[str, tuple[str, ...]] = {}
+    for name, facts in state.clients.items():
+        client = client_key(facts[0].data.client, policy)  # type: ignore[attr-defined]
+        if not client.startswith(OWN_CLIENT):
+            names[client] = (*names.get(client, ()), name)
+    peers = tuple(names.values())
+    state.caches[key] = (stamp, peers)
+    return peers
+
+
 def peer_pauses(state: VendorState, policy: PolicyView, at: float) -> Signal:
     """peer_client_pause: the latest word of every client as of `at` that counts (with the
     reports of it, `client_word`), summed in (event time, arrival) order like any decaying
-    signal."""
+    signal. A client is an organisation, under any of its names (`client_groups`)."""
     terms = []
-    for facts in state.clients.values():
+    for facts in client_groups(state, policy).values():
         fact = client_word(facts, at)
         base = None if fact is None else client_hazard(fact, policy)
         if fact is not None and base is not None and base > 0:

@@ -128,7 +128,8 @@ class VendorState:
     clients: dict[str, list[Fact]] = field(default_factory=dict)
     """client.paused / resumed / terminated per client, by canonical name (`names.canonical`:
     "OpenAI" and "OpenAI, Inc." are one client, and a resume under either spelling ends a pause
-    under the other)."""
+    under the other). Aliases of one organisation ("Meta", "Facebook") are the policy's to
+    know, so the score groups these lists by organisation (`scoring.client_groups`)."""
     withdrawn: list[Fact] = field(default_factory=list)
     """Facts taken back (retracted or replaced), in the order they were withdrawn."""
     taken: set[EventKey] = field(default_factory=set)

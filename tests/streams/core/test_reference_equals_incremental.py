@@ -23,7 +23,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.examples import examples
-from tests.strategies import END, POLICY, START, events, histories, instants, raw_events, to_event
+from tests.strategies import (
+    END,
+    POLICY,
+    START,
+    events,
+    histories,
+    instants,
+    ownership_histories,
+    raw_events,
+    to_event,
+)
 from tests.streams.core.test_incremental_scoring import FAST_DECAY
 from vendorwatch.schemas import Event
 from vendorwatch.streams.core import _incremental, scoring
@@ -58,7 +68,9 @@ one_vendor = st.lists(
     unique_by=lambda e: (e.source, e.id),
 )
 """Long histories of one vendor: many facts per signal, so folds, reports and bounds are hit."""
-any_histories = st.one_of(histories(max_size=50), one_vendor, stake_histories)
+any_histories = st.one_of(
+    histories(max_size=50), one_vendor, stake_histories, ownership_histories()
+)
 moments = st.one_of(
     st.none(),
     instants,

@@ -22,9 +22,11 @@ from tests.streams.core.rules_helpers import (
     scored,
 )
 from vendorwatch.schemas.events import Event
+from vendorwatch.streams.core.policy import policy_from_dict
 from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.rules import counted_pauses
 from vendorwatch.streams.core.scoring import Score
-from vendorwatch.streams.core.state import event_key
+from vendorwatch.streams.core.state import VendorState, apply, event_key
 
 POLICY = default_policy()
 BASE = (registered(), restricted_data())
@@ -226,3 +228,122 @@ def test_one_pause_reported_by_two_sources_counts_once_and_cites_both() -> None:
     assert set(counted.event_ids) == {a.id, b.id}
     assert counted.detail.endswith("(2 reports)")
     assert scored(*BASE, b, a) == both  # a late report of the same word joins it
+
+
+# --- an ownership holding reported more than once ----------------------------------------------
+
+
+def acquired(day: float, acquirer: str = "Meta", **envelope: Any) -> Event:
+    data = {"acquirer": acquirer, "amount_usd": 2e9}
+    return event("ownership.acquired", data, at=T0 + days(day), **envelope)
+
+
+def divested(day: float, investor: str = "Meta") -> Event:
+    return event("ownership.divested", {"investor": investor}, at=T0 + days(day))
+
+
+def test_one_acquisition_reported_by_two_sources_counts_once_and_cites_both() -> None:
+    a = acquired(1, source=NEWS)
+    b = acquired(3, "Meta Platforms", source=WIRE)  # an alias: the same acquirer
+    both = scored(*BASE, a, b)
+    assert both.score == scored(*BASE, a, heartbeat_on(3)).score
+    counted = signal(both, "competitor_ownership")
+    assert counted.event_ids == (a.id, b.id)
+    assert counted.detail == "acquired by Meta (competitor) ($2B) (2 reports)"
+    assert scored(*BASE, b, a) == both  # a late report of the same acquisition joins it
+
+
+def test_an_acquisition_reported_twice_is_dated_by_its_first_report() -> None:
+    decaying = policy_with_ownership_half_life(3)
+    a, b = acquired(1, source=NEWS), acquired(4, source=WIRE)
+    both = scored(*BASE, a, b, policy=decaying)
+    # Decayed from day 1, not day 4: what the first report alone weighs on day 4.
+    assert both.score == scored(*BASE, a, heartbeat_on(4), policy=decaying).score
+    assert both.score < scored(*BASE, b, policy=decaying).score
+
+
+def policy_with_ownership_half_life(half_life_days: float) -> Any:
+    raw = POLICY.model_dump(mode="json")
+    raw["signals"]["competitor_ownership"]["half_life_days"] = half_life_days
+    return policy_from_dict(raw)
+
+
+def test_a_divestment_or_another_acquisition_ends_an_acquisitions_reports() -> None:
+    first, again = acquired(1, source=NEWS), acquired(5, source=WIRE)
+    for between in (divested(3), acquired(3, "Accel"), stake(3, 49)):
+        counted = signal(scored(*BASE, first, between, again), "competitor_ownership")
+        assert counted.event_ids == (again.id,), between.type
+        assert not counted.detail.endswith("reports)")
+
+
+def test_one_stake_reported_twice_cites_both_and_a_new_holding_restarts() -> None:
+    a, b = stake(1, 30, source=NEWS), stake(2, 30, source=WIRE)
+    counted = signal(scored(*BASE, a, b), "competitor_ownership")
+    assert counted.event_ids == (a.id, b.id)
+    assert counted.detail == "Meta (competitor) holds 30% (2 reports)"
+    grown = stake(3, 49, source=WIRE)
+    assert signal(scored(*BASE, a, b, grown), "competitor_ownership").event_ids == (grown.id,)
+    run = run_events([*BASE, a, b], POLICY)
+    fired = [t for _, t in run.transitions if t.rule == "competitor_stake"]
+    assert [t.status for t in fired] == ["firing"]
+    assert fired[0].event_ids == (a.id,)  # what held when it fired; `scored` cites both now
+
+
+# --- a client named under two aliases ----------------------------------------------------------
+
+
+def client(kind: str, name: str, day: float, **envelope: Any) -> Event:
+    return event(f"client.{kind}", {"client": name}, at=T0 + days(day), **envelope)
+
+
+def test_a_client_named_by_two_aliases_is_one_client() -> None:
+    a, b = client("paused", "Meta", 1, source=NEWS), client("paused", "Facebook, Inc.", 2)
+    both = scored(*BASE, a, b)
+    assert both.score == scored(*BASE, b).score  # one client, dated by its latest word
+    counted = signal(both, "peer_client_pause")
+    assert counted.event_ids == (b.id, a.id)  # a client's word cites its latest report first
+    assert counted.detail == "Facebook, Inc. paused work (2 reports)"
+    # A resume under the other alias leaves that client resumed, in either arrival order.
+    resumed = client("resumed", "Meta Platforms", 3)
+    for order in ((a, b, resumed), (resumed, b, a)):
+        result = scored(*BASE, *order)
+        assert signal(result, "peer_client_pause") is None
+        assert (
+            counted_pauses(fold_acme(order), PAUSE_RULE, POLICY, (T0 + days(3)).timestamp()) == []
+        )
+
+
+def test_two_aliases_pausing_are_one_client_for_the_peer_pause_alert() -> None:
+    events = [client("paused", "Meta", 1), client("terminated", "Facebook", 2)]
+    paused = counted_pauses(fold_acme(events), PAUSE_RULE, POLICY, (T0 + days(2)).timestamp())
+    assert [(name, eid) for _, name, eid in paused] == [("Facebook", events[1].id)]
+    assert not [
+        t for _, t in run_events([*BASE, *events], POLICY).transitions if t.rule == "peer_pauses"
+    ]
+
+
+def test_our_own_organisation_is_never_a_peer_under_any_alias() -> None:
+    words = (client("paused", "Google", 1), client("terminated", "Alphabet", 2))
+    assert signal(scored(*BASE, *words), "peer_client_pause") is None
+
+
+def test_a_new_alias_in_the_policy_regroups_the_same_history() -> None:
+    words = (client("paused", "Anthropic", 1), client("paused", "Claude Labs", 2))
+    two = signal(scored(*BASE, *words), "peer_client_pause")
+    assert two.detail == "Anthropic paused work; Claude Labs paused work"
+    raw = POLICY.model_dump(mode="json")
+    raw["competitors"].append({"name": "Anthropic", "aliases": ["Claude Labs"]})
+    one = signal(scored(*BASE, *words, policy=policy_from_dict(raw)), "peer_client_pause")
+    assert one.event_ids == (words[1].id, words[0].id)
+    assert one.detail == "Claude Labs paused work (2 reports)"
+    assert one.points < two.points
+
+
+def fold_acme(events: Any) -> VendorState:
+    state = VendorState("acme")
+    for e in (*BASE, *events):
+        apply(state, e)
+    return state
+
+
+PAUSE_RULE = next(r for r in POLICY.alerts.rules if r.name == "peer_pauses")
