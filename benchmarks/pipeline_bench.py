@@ -250,6 +250,9 @@ def start_worker(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDORWATCH_")}
     env["VENDORWATCH_LOG_LEVEL"] = "info"
     env["VENDORWATCH_BROKER_PROFILE"] = "tansu"  # the benchmark's broker is the embedded one
+    # stream time from the events, as the offline Processor that decides which events publish
+    # a score (`scoring_events`) has it; what the wall clock's ticks cost is tick_bench.py's
+    env["VENDORWATCH_CLOCK"] = "scenario"
     if profile is not None:
         argv = [sys.executable, __file__, "--profiled-worker", str(profile), "worker"]
     else:

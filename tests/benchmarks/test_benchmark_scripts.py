@@ -1,5 +1,6 @@
-"""The benchmark scripts keep working: synthetic events are valid and deterministic, the fold
-benchmark runs end to end on a small input, and run_all finds every *_bench.py."""
+"""The benchmark scripts keep working: synthetic events are valid and deterministic, the fold,
+memory and processor benchmarks run end to end on a small input, and run_all finds every
+*_bench.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import fold_bench  # noqa: E402
 import memory_bench  # noqa: E402
+import processor_bench  # noqa: E402
 import run_all  # noqa: E402
 import synthetic  # noqa: E402
 
@@ -77,6 +79,25 @@ def test_the_memory_benchmark_reports_what_each_kept_event_costs(
     assert 300 < per_event["fold"] < 5000, out
     assert per_event["worker"] > per_event["fold"], out
     assert "A worker holding the history of 1,000,000 events needs about" in out
+
+
+def test_the_processor_benchmark_times_both_ways_against_its_ceiling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    thresholds = gc.get_threshold()
+    try:
+        assert processor_bench.main(["--events", "1500", "--repeat", "1", "--no-write"]) == 0
+    finally:
+        gc.unfreeze()  # the replay way folds in heap.bulk_fold, which freezes what it built
+        gc.set_threshold(*thresholds)
+    rows = {}
+    for line in capsys.readouterr().out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[2].endswith("x"):
+            rows[cells[0]] = float(cells[1])
+    assert set(rows) == {"`orjson.loads` (ceiling)", "replay, this tree", "live, this tree"}
+    # the Processor does far more per event than decoding its JSON
+    assert rows["replay, this tree"] > rows["`orjson.loads` (ceiling)"]
 
 
 def test_run_all_discovers_every_benchmark_by_name() -> None:
