@@ -13,13 +13,11 @@ alternating runs so every row sees the same load on a shared machine:
   `outcome.current` and every transition's record whenever the live agent would publish them.
 
 CPU time of this process (best of `--repeat`), per event. The events: `synthetic.py`, events /
-100 vendors, four partitions keyed by vendor. `--base REV` adds the same two rows for another
-commit's `scoring`, `rules`, `processor` and `replay` modules, loaded from git as
-`verify_processor.py` does (a commit whose code cannot read today's policy cannot be compared).
-Outcomes are not compared here: the property tests in tests/streams/core hold them.
+100 vendors, four partitions keyed by vendor. Outcomes are not compared here: the property
+tests in tests/streams/core hold them.
 
     python benchmarks/processor_bench.py                 # 100,000 events
-    python benchmarks/processor_bench.py --events 30000 --repeat 5 --base HEAD~1
+    python benchmarks/processor_bench.py --events 30000 --repeat 5
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ from typing import Any
 
 import orjson
 from synthetic import generate
-from verify_processor import load_reference
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
@@ -101,12 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best counts")
-    parser.add_argument("--base", default=None, help="also time this commit's modules (git rev)")
     parser.add_argument("--no-write", action="store_true", help="do not write JSON results")
     args = parser.parse_args(argv)
 
     policy = load_policy(None)
-    ref = load_reference(args.base) if args.base else None
     print(f"generating {args.events:,} events ...", file=sys.stderr, flush=True)
     lines = generate(args.events, max(1, args.events // 100))
     events = [parse_event(raw) for raw in lines]
@@ -121,9 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         "replay, this tree": lambda: replay_way(new_replay, policy, parts),
         "live, this tree": lambda: live_way(new_processor, policy, stream),
     }
-    if ref is not None:
-        rows[f"replay, {args.base}"] = lambda: replay_way(ref["replay"], policy, parts)
-        rows[f"live, {args.base}"] = lambda: live_way(ref["processor"], policy, stream)
     best: dict[str, float] = {name: float("inf") for name in rows}
     loads: list[float] = []
     for run in range(args.repeat):
