@@ -307,7 +307,10 @@ def run_command(
     ] = Path(".vendorwatch/feeds"),
     vendors: VendorsOpt = None,
     policy_file: PolicyOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="Poll once and exit.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Poll once and exit: 1 if a source could not be read."),
+    ] = False,
     send: Annotated[
         bool,
         typer.Option("--send", help="Send auto-accepted events to the raw topic (Kafka)."),
@@ -366,7 +369,9 @@ def run_command(
                 f"{sent} sent, {len(report.errors)} error(s); review: {poller.candidates_file}",
                 highlight=False,
             )
-            if once:
+            if once:  # for cron and CI: a failed source is an exit code, not only a line
+                if report.errors:
+                    raise typer.Exit(1)
                 return
             time.sleep(settings.interval_seconds)
     except KeyboardInterrupt:
