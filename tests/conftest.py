@@ -156,6 +156,15 @@ def tansu() -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture
+def no_vendorwatch_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``VENDORWATCH_*`` variable of the developer's or CI's reaches the test: settings and
+    command-line tests set what they mean to test."""
+    for name in list(os.environ):
+        if name.startswith("VENDORWATCH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
 def unique_topic(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """Make topic names unique to the test: ``unique_topic("ev")`` -> ``t.<test>.ev.<random>``."""
     test = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:80]

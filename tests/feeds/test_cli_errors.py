@@ -31,10 +31,9 @@ VENDORWATCH = str(Path(sys.executable).with_name("vendorwatch"))
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("VENDORWATCH_"):
-            monkeypatch.delenv(name)
+def clean_environment(
+    no_vendorwatch_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("VENDORWATCH_DATA_DIR", str(tmp_path / "data"))  # no embedded.json
     monkeypatch.chdir(tmp_path)  # `feeds run`'s default state directory lands here
 

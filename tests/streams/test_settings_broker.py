@@ -11,15 +11,7 @@ from vendorwatch.streams.settings import (
     load_settings,
 )
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No VENDORWATCH_* of the developer's or CI's reaches these tests."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("VENDORWATCH_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_vendorwatch_environment")
 
 
 def test_nothing_configured_is_neither_kafka_nor_embedded() -> None:

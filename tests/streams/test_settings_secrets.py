@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,7 @@ TOKEN = "token-from-a-file-0123456789"
 SECRET = "hmac-key-from-a-file-012345"
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("VENDORWATCH_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_vendorwatch_environment")
 
 
 def test_a_file_variable_gives_the_value(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ that talk to an unreachable Kafka are in tests/integration/test_cli_errors.py.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -20,10 +19,9 @@ from vendorwatch.streams.version import package_version
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("VENDORWATCH_"):
-            monkeypatch.delenv(name)
+def clean_environment(
+    no_vendorwatch_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("VENDORWATCH_DATA_DIR", str(tmp_path / "data"))  # no embedded.json
 
 

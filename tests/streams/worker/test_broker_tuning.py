@@ -5,7 +5,6 @@ unique per host and port; Faust's own router and table endpoints are off."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 
 import faust
@@ -20,12 +19,7 @@ from vendorwatch.streams.worker.faust_compat import (
     tune_app,
 )
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("VENDORWATCH_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_vendorwatch_environment")
 
 
 def test_the_worker_name_is_the_hostname_and_port() -> None:
