@@ -25,16 +25,11 @@ from vendorwatch.schemas.events import Event
 from vendorwatch.streams.core.policy import policy_from_dict
 from vendorwatch.streams.core.processor import Processor
 from vendorwatch.streams.core.rules import counted_pauses
-from vendorwatch.streams.core.scoring import Score
 from vendorwatch.streams.core.state import VendorState, apply, event_key
 
 POLICY = default_policy()
 BASE = (registered(), restricted_data())
 NEWS, WIRE = "urn:news:outlet-a", "urn:news:outlet-b"
-
-
-def signal(result: Score, name: str) -> Any:
-    return contribution(result, name)
 
 
 def stake(day: float, pct: float = 30, **envelope: Any) -> Event:
@@ -79,8 +74,8 @@ def test_the_same_id_from_two_sources_is_two_events_in_either_order() -> None:
     b = move(2, source=WIRE, event_id="report-1")
     one, other = scored(*BASE, a, b), scored(*BASE, b, a)
     assert one == other
-    assert signal(one, "competitor_ownership") is not None
-    assert signal(one, "key_person_to_competitor") is not None
+    assert contribution(one, "competitor_ownership") is not None
+    assert contribution(one, "key_person_to_competitor") is not None
     assert one.event_count == 4
 
 
@@ -108,7 +103,7 @@ def test_a_retracted_stake_no_longer_counts_and_its_alert_resolves() -> None:
     bought = stake(1, 30)
     taken_back = retraction(3, bought)
     result = scored(*BASE, bought, taken_back)
-    assert signal(result, "competitor_ownership") is None
+    assert contribution(result, "competitor_ownership") is None
     assert result.score == 0
     assert result.event_count == 4  # both stay in the history
     assert alerts([*BASE, bought, taken_back], "competitor_stake") == [
@@ -126,15 +121,15 @@ def test_a_retraction_that_arrives_first_withdraws_the_event_on_arrival() -> Non
 def test_only_the_source_of_an_event_can_take_it_back() -> None:
     bought = stake(1, 30, source=NEWS)
     other = retraction(3, bought, source=WIRE)  # names the id, but from another source
-    assert signal(scored(*BASE, bought, other), "competitor_ownership") is not None
+    assert contribution(scored(*BASE, bought, other), "competitor_ownership") is not None
 
 
 def test_a_correction_replaces_a_mistyped_stake() -> None:
     typo = stake(1, 3.0)
     fixed = stake(1, 30, replaces=typo.id)
     result = scored(*BASE, typo, fixed)
-    assert signal(result, "competitor_ownership").event_ids == (fixed.id,)
-    assert signal(result, "competitor_ownership").detail == "Meta (competitor) holds 30%"
+    assert contribution(result, "competitor_ownership").event_ids == (fixed.id,)
+    assert contribution(result, "competitor_ownership").detail == "Meta (competitor) holds 30%"
     assert result == scored(*BASE, fixed, typo)  # whichever arrives first
     # The stake alert (20% and up) fires on the correction, whose summary says 30%.
     run = run_events([*BASE, typo, fixed], POLICY)
@@ -160,7 +155,7 @@ def test_an_incident_updated_to_low_lowers_the_score() -> None:
     update = incident(2, "low", incident_id="INC-7", description="no data accessed")
     before, after = scored(*BASE, first), scored(*BASE, first, update)
     assert after.score < before.score
-    counted = signal(after, "security_incident")
+    counted = contribution(after, "security_incident")
     assert counted.event_ids == (first.id, update.id)
     assert counted.detail == "low incident: Credential leak (2 reports)"
     # One low incident dated by its first report: what a single low report of day 1 scores on
@@ -179,10 +174,10 @@ def test_reports_of_one_incident_by_title_count_once_within_the_window() -> None
     b = incident(2, "high", source=WIRE)
     later = incident(30, "high", source=WIRE)  # same title, outside the 7-day window
     assert scored(*BASE, a, b, heartbeat_on(2)) == scored(*BASE, a, b)
-    once = signal(scored(*BASE, a, b), "security_incident")
+    once = contribution(scored(*BASE, a, b), "security_incident")
     assert once.event_ids == (a.id, b.id)
     assert scored(*BASE, a, b).score == scored(*BASE, a, heartbeat_on(2)).score
-    twice = signal(scored(*BASE, a, b, later), "security_incident")
+    twice = contribution(scored(*BASE, a, b, later), "security_incident")
     assert twice.event_ids == (a.id, b.id, later.id)
     assert twice.detail.count("incident:") == 2
 
@@ -193,7 +188,7 @@ def test_one_move_reported_by_two_sources_counts_once_and_cites_both() -> None:
     one = scored(*BASE, a)
     both = scored(*BASE, a, b)
     assert both.score == one.score
-    counted = signal(both, "key_person_to_competitor")
+    counted = contribution(both, "key_person_to_competitor")
     assert counted.event_ids == (a.id, b.id)
     assert counted.detail == "Dana Wu (CTO) joined OpenAI (2 reports)"
 
@@ -206,7 +201,7 @@ def test_a_person_moving_back_cancels_the_move_and_its_alert() -> None:
     left = move(1)
     back = move(40, to_org="Acme", from_org="OpenAI")
     result = scored(*BASE, left, back)
-    assert signal(result, "key_person_to_competitor") is None
+    assert contribution(result, "key_person_to_competitor") is None
     assert result.score == 0
     assert alerts([*BASE, left, back], "key_person_to_competitor") == [
         (left.id, "firing"),
@@ -214,7 +209,7 @@ def test_a_person_moving_back_cancels_the_move_and_its_alert() -> None:
     ]
     # Leaving again after coming back is a new move.
     again = move(60, source=NEWS)
-    assert signal(scored(*BASE, left, back, again), "key_person_to_competitor").event_ids == (
+    assert contribution(scored(*BASE, left, back, again), "key_person_to_competitor").event_ids == (
         again.id,
     )
 
@@ -224,7 +219,7 @@ def test_one_pause_reported_by_two_sources_counts_once_and_cites_both() -> None:
     b = event("client.paused", {"client": "OpenAI, Inc."}, at=T0 + days(2), source=WIRE)
     both = scored(*BASE, a, b)
     assert both.score == scored(*BASE, b).score  # the latest report dates the pause
-    counted = signal(both, "peer_client_pause")
+    counted = contribution(both, "peer_client_pause")
     assert set(counted.event_ids) == {a.id, b.id}
     assert counted.detail.endswith("(2 reports)")
     assert scored(*BASE, b, a) == both  # a late report of the same word joins it
@@ -247,7 +242,7 @@ def test_one_acquisition_reported_by_two_sources_counts_once_and_cites_both() ->
     b = acquired(3, "Meta Platforms", source=WIRE)  # an alias: the same acquirer
     both = scored(*BASE, a, b)
     assert both.score == scored(*BASE, a, heartbeat_on(3)).score
-    counted = signal(both, "competitor_ownership")
+    counted = contribution(both, "competitor_ownership")
     assert counted.event_ids == (a.id, b.id)
     assert counted.detail == "acquired by Meta (competitor) ($2B) (2 reports)"
     assert scored(*BASE, b, a) == both  # a late report of the same acquisition joins it
@@ -271,18 +266,18 @@ def policy_with_ownership_half_life(half_life_days: float) -> Any:
 def test_a_divestment_or_another_acquisition_ends_an_acquisitions_reports() -> None:
     first, again = acquired(1, source=NEWS), acquired(5, source=WIRE)
     for between in (divested(3), acquired(3, "Accel"), stake(3, 49)):
-        counted = signal(scored(*BASE, first, between, again), "competitor_ownership")
+        counted = contribution(scored(*BASE, first, between, again), "competitor_ownership")
         assert counted.event_ids == (again.id,), between.type
         assert not counted.detail.endswith("reports)")
 
 
 def test_one_stake_reported_twice_cites_both_and_a_new_holding_restarts() -> None:
     a, b = stake(1, 30, source=NEWS), stake(2, 30, source=WIRE)
-    counted = signal(scored(*BASE, a, b), "competitor_ownership")
+    counted = contribution(scored(*BASE, a, b), "competitor_ownership")
     assert counted.event_ids == (a.id, b.id)
     assert counted.detail == "Meta (competitor) holds 30% (2 reports)"
     grown = stake(3, 49, source=WIRE)
-    assert signal(scored(*BASE, a, b, grown), "competitor_ownership").event_ids == (grown.id,)
+    assert contribution(scored(*BASE, a, b, grown), "competitor_ownership").event_ids == (grown.id,)
     run = run_events([*BASE, a, b], POLICY)
     fired = [t for _, t in run.transitions if t.rule == "competitor_stake"]
     assert [t.status for t in fired] == ["firing"]
@@ -300,14 +295,14 @@ def test_a_client_named_by_two_aliases_is_one_client() -> None:
     a, b = client("paused", "Meta", 1, source=NEWS), client("paused", "Facebook, Inc.", 2)
     both = scored(*BASE, a, b)
     assert both.score == scored(*BASE, b).score  # one client, dated by its latest word
-    counted = signal(both, "peer_client_pause")
+    counted = contribution(both, "peer_client_pause")
     assert counted.event_ids == (b.id, a.id)  # a client's word cites its latest report first
     assert counted.detail == "Facebook, Inc. paused work (2 reports)"
     # A resume under the other alias leaves that client resumed, in either arrival order.
     resumed = client("resumed", "Meta Platforms", 3)
     for order in ((a, b, resumed), (resumed, b, a)):
         result = scored(*BASE, *order)
-        assert signal(result, "peer_client_pause") is None
+        assert contribution(result, "peer_client_pause") is None
         assert (
             counted_pauses(fold_acme(order), PAUSE_RULE, POLICY, (T0 + days(3)).timestamp()) == []
         )
@@ -324,16 +319,16 @@ def test_two_aliases_pausing_are_one_client_for_the_peer_pause_alert() -> None:
 
 def test_our_own_organisation_is_never_a_peer_under_any_alias() -> None:
     words = (client("paused", "Google", 1), client("terminated", "Alphabet", 2))
-    assert signal(scored(*BASE, *words), "peer_client_pause") is None
+    assert contribution(scored(*BASE, *words), "peer_client_pause") is None
 
 
 def test_a_new_alias_in_the_policy_regroups_the_same_history() -> None:
     words = (client("paused", "Anthropic", 1), client("paused", "Claude Labs", 2))
-    two = signal(scored(*BASE, *words), "peer_client_pause")
+    two = contribution(scored(*BASE, *words), "peer_client_pause")
     assert two.detail == "Anthropic paused work; Claude Labs paused work"
     raw = POLICY.model_dump(mode="json")
     raw["competitors"].append({"name": "Anthropic", "aliases": ["Claude Labs"]})
-    one = signal(scored(*BASE, *words, policy=policy_from_dict(raw)), "peer_client_pause")
+    one = contribution(scored(*BASE, *words, policy=policy_from_dict(raw)), "peer_client_pause")
     assert one.event_ids == (words[1].id, words[0].id)
     assert one.detail == "Claude Labs paused work (2 reports)"
     assert one.points < two.points
