@@ -59,6 +59,21 @@ def decision_id(kind: str, candidate_id: str, time: datetime) -> str:
     return "review-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def _decision(
+    kind: str, candidate: Candidate, now: datetime | None, data: dict[str, Any]
+) -> Decision:
+    """The decision record of one kind (accepted, rejected, merged) on `candidate`, at `now`
+    (default: the wall clock)."""
+    now = now or datetime.now(UTC)
+    return Decision(
+        id=decision_id(kind, candidate.id, now),
+        type=f"feeds.candidate.{kind}",
+        time=now,
+        subject=candidate.id,
+        data=data,
+    )
+
+
 def read_log(path: Path) -> list[Decision]:
     """Every decision in a review log (none if it does not exist yet)."""
     if not path.exists():
@@ -124,7 +139,6 @@ def accept(
 ) -> tuple[Decision, Event]:
     """Accept a candidate (with edits to its type, subject or data fields): the decision and
     the event it becomes, which must validate."""
-    now = now or datetime.now(UTC)
     edited, data = _apply_edits(candidate, edits or {})
     try:
         event = edited.event(reviewer=reviewer, data=data)
@@ -132,18 +146,8 @@ def accept(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:] if not isinstance(p, int)) or "event"
         raise ReviewError(f"the edited event is invalid: {where}: {first['msg']}") from None
-    decision = Decision(
-        id=decision_id("accepted", candidate.id, now),
-        type="feeds.candidate.accepted",
-        time=now,
-        subject=candidate.id,
-        data={
-            "reviewer": reviewer,
-            "edits": edits or {},
-            "event": orjson.loads(encode_event(event)),
-        },
-    )
-    return decision, event
+    said = {"reviewer": reviewer, "edits": edits or {}, "event": orjson.loads(encode_event(event))}
+    return _decision("accepted", candidate, now, said), event
 
 
 def reject(
@@ -152,14 +156,7 @@ def reject(
     """Reject a candidate, with the reason (required: a rejection teaches the rules)."""
     if not reason.strip():
         raise ReviewError("a rejection needs a reason")
-    now = now or datetime.now(UTC)
-    return Decision(
-        id=decision_id("rejected", candidate.id, now),
-        type="feeds.candidate.rejected",
-        time=now,
-        subject=candidate.id,
-        data={"reviewer": reviewer, "reason": reason},
-    )
+    return _decision("rejected", candidate, now, {"reviewer": reviewer, "reason": reason})
 
 
 def merge(
@@ -173,14 +170,7 @@ def merge(
             f"cannot merge a {candidate.type} about {candidate.subject} into a {into.type} "
             f"about {into.subject}"
         )
-    now = now or datetime.now(UTC)
-    return Decision(
-        id=decision_id("merged", candidate.id, now),
-        type="feeds.candidate.merged",
-        time=now,
-        subject=candidate.id,
-        data={"reviewer": reviewer, "into": into.id},
-    )
+    return _decision("merged", candidate, now, {"reviewer": reviewer, "into": into.id})
 
 
 def accepted_events(decisions: Iterable[Decision]) -> list[bytes]:
