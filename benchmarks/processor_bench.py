@@ -31,7 +31,6 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -39,10 +38,11 @@ from synthetic import generate
 
 from vendorwatch.schemas.codec import parse_event
 from vendorwatch.schemas.events import Event
-from vendorwatch.streams.core import processor as new_processor
 from vendorwatch.streams.core.heap import tune_collector
 from vendorwatch.streams.core.policy import Policy, load_policy
-from vendorwatch.streams.replay import run as new_replay
+from vendorwatch.streams.core.processor import Processor
+from vendorwatch.streams.core.records import score_record
+from vendorwatch.streams.replay.run import PolicyResult, ReplaySink
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -51,14 +51,14 @@ def cpu() -> float:
     return time.process_time()
 
 
-def replay_way(replay: ModuleType, policy: Policy, parts: Sequence[list[Event]]) -> float:
+def replay_way(policy: Policy, parts: Sequence[list[Event]]) -> float:
     """CPU seconds to fold every partition through a ReplaySink and take its result."""
     gc.collect()
     start = cpu()
-    sink = replay.ReplaySink([policy])
+    sink = ReplaySink([policy])
     for partition, events in enumerate(parts):
         sink.feed_events(partition, events)
-    replay.PolicyResult.of(sink.runs[0])
+    PolicyResult.of(sink.runs[0])
     spent = cpu() - start
     del sink
     gc.unfreeze()  # bulk_fold froze what it built; let the next run start from a clean heap
@@ -75,17 +75,15 @@ def loads_way(lines: Sequence[bytes]) -> float:
     return cpu() - start
 
 
-def live_way(processor: ModuleType, policy: Policy, stream: Sequence[tuple[int, Event]]) -> float:
-    """CPU seconds for the live agent's use: process, then read what it publishes."""
+def live_way(policy: Policy, stream: Sequence[tuple[int, Event]]) -> float:
+    """CPU seconds for the live agent's use: process, then build what it publishes."""
     gc.collect()
-    proc = processor.Processor(policy)
+    proc = Processor(policy)
     start = cpu()
     for partition, event in stream:
         outcome = proc.process(partition, event)
         if outcome.changed:
-            record = outcome.current.to_dict()  # what `score_record` publishes
-            previous = outcome.previous
-            record["previous_score"] = previous.score if previous else None
+            score_record(outcome.current, outcome.previous, event.id, published_at=0.0)
         for transition in outcome.transitions:
             transition.to_record()
     spent = cpu() - start
@@ -113,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: dict[str, Callable[[], float]] = {
         "`orjson.loads` (ceiling)": lambda: loads_way(lines),
-        "replay, this tree": lambda: replay_way(new_replay, policy, parts),
-        "live, this tree": lambda: live_way(new_processor, policy, stream),
+        "replay, this tree": lambda: replay_way(policy, parts),
+        "live, this tree": lambda: live_way(policy, stream),
     }
     best: dict[str, float] = {name: float("inf") for name in rows}
     loads: list[float] = []
