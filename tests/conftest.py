@@ -35,13 +35,13 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from tests.examples import QUICK, QUICK_DEFAULT
+from tests.examples import HYPOTHESIS_DEFAULT, QUICK, examples
 from vendorwatch.streams.embedded.broker import BrokerError, EmbeddedBroker, find_tansu_binary
 
 REQUIRE_TOOLS_ENV = "VENDORWATCH_REQUIRE_TOOLS"
 
 if QUICK:  # `make check` (tests/examples.py); loaded before any test module builds its settings
-    settings.register_profile("quick", max_examples=QUICK_DEFAULT)
+    settings.register_profile("quick", max_examples=examples(HYPOTHESIS_DEFAULT))
     settings.load_profile("quick")
 
 

@@ -24,8 +24,8 @@ def tier() -> str:
 
 
 QUICK = tier() == "quick"
-QUICK_DEFAULT = 25
-"""Examples for a ``@given`` test that names no count (Hypothesis's own default is 100)."""
+HYPOTHESIS_DEFAULT = 100
+"""Hypothesis's own count, for a ``@given`` test that names none."""
 
 
 def examples(full: int) -> int:
